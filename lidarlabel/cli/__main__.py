@@ -1,0 +1,3 @@
+from lidarlabel.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Sub-commands of ``lidarlabel``: one module each (see :mod:`lidarlabel.cli`)."""

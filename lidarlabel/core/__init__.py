@@ -1,0 +1,1 @@
+"""Geometry, boxes, cameras and the label model: plain numpy, no Qt, no I/O libraries."""

@@ -1,0 +1,1 @@
+"""The Qt-free editing session: scene, labels, selection and one undo stack."""

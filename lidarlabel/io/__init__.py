@@ -1,0 +1,1 @@
+"""Files: HDF5 scenes, label documents, and the public dataset formats."""

@@ -1,0 +1,1 @@
+"""Pre-labeling: detectors, tracker, offline refinement, batch runner (no Qt)."""

@@ -1,0 +1,1 @@
+"""Quality assurance: version diff, lint, detection and tracking metrics (no Qt)."""

@@ -1,0 +1,1 @@
+"""Synthetic driving scenes (open3d ray casting) for development, tests and the sample."""

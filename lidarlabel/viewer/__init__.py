@@ -1,0 +1,1 @@
+"""The PyQt6 annotator app. The only package that imports Qt."""
