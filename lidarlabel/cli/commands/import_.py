@@ -1,0 +1,82 @@
+"""``lidarlabel import {kitti,nuscenes,waymo,pcd} SRC... --out SCENE.h5 [--labels OUT.json]``.
+
+Reads a public dataset (or a folder/list of point clouds) into one lidarlabel
+scene plus, when the source has boxes, a label document. The labels go to
+``--labels`` or, by default, next to the scene: ``SCENE.h5`` -> ``SCENE.labels.json``.
+An existing scene or label file is replaced only with ``--overwrite``.
+
+Format modules (:data:`lidarlabel.io.formats.IMPORTERS`) receive the first SRC
+as ``src`` and every SRC in ``options["sources"]`` (the pcd importer takes many).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "import"
+HELP = "import KITTI, nuScenes, Waymo or PCD/PLY/.bin data into a scene (+ labels)"
+
+FORMATS = ("kitti", "nuscenes", "waymo", "pcd")
+
+
+def default_labels_path(out_scene: Path) -> Path:
+    """``X.h5`` -> ``X.labels.json`` (same folder)."""
+    stem = out_scene.name[:-3] if out_scene.name.endswith(".h5") else out_scene.name
+    return out_scene.with_name(stem + ".labels.json")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("format", choices=FORMATS, help="input format")
+    parser.add_argument("src", nargs="+", help="source: KITTI folder, nuScenes dataroot, Waymo "
+                        ".tfrecord, or point-cloud files / a folder of them (pcd)")
+    parser.add_argument("--out", required=True, help="scene file to write (.h5)")
+    parser.add_argument("--labels", help="label document to write (default: SCENE.labels.json)")
+    parser.add_argument("--scene", help="nuscenes: scene name to import (e.g. scene-0061)")
+    parser.add_argument("--version", dest="ds_version", default=None,
+                        help="nuscenes: dataset version folder (default: the only one under DATAROOT)")
+    parser.add_argument("--frame-rate", dest="frame_rate_hz", type=float, default=10.0,
+                        help="frames per second when the source has no timestamps (kitti, pcd; default 10)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing scene / label file")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with what was written")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lidarlabel.cli.commands.export import format_module
+    from lidarlabel.errors import InputError
+    from lidarlabel.io.formats import IMPORTERS
+    from lidarlabel.io.labels import save_document
+
+    mod = format_module(args.format, IMPORTERS, "import")
+    if args.format != "pcd" and len(args.src) != 1:
+        raise InputError(f"import {args.format}: expected one source, got {len(args.src)}")
+    for s in args.src:
+        if not Path(s).exists():
+            raise InputError(f"{s}: no such file or folder")
+    if args.frame_rate_hz <= 0:
+        raise InputError(f"--frame-rate: expected a positive number, got {args.frame_rate_hz}")
+    out = Path(args.out)
+    labels = Path(args.labels) if args.labels else default_labels_path(out)
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: --out: the folder {out.parent} does not exist")
+    for p in (out, labels):
+        if p.exists() and not args.overwrite:
+            raise InputError(f"{p}: already exists; pass --overwrite to replace it")
+    options = {"sources": list(args.src), "scene": args.scene, "version": args.ds_version,
+               "frame_rate_hz": args.frame_rate_hz}
+    try:
+        doc = mod.import_scene(args.src[0], out, options)
+    except OSError as exc:
+        raise InputError(f"{exc.filename or args.src[0]}: could not read ({exc.strerror or exc})") from None
+    if doc is not None:
+        save_document(doc, labels)
+    summary = {"format": args.format, "scene": str(out), "labels": str(labels) if doc is not None else None,
+               "tracks": len(doc.tracks) if doc is not None else 0,
+               "boxes": doc.num_boxes() if doc is not None else 0}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        what = f"{summary['tracks']} tracks, {summary['boxes']} boxes -> {labels}" if doc is not None else "no labels"
+        print(f"imported {args.format}: scene -> {out}; {what}")
+    return 0
