@@ -34,6 +34,21 @@ def test_round_trip_points_poses_images(tmp_path):
         np.testing.assert_allclose(world[0], s.world_from_lidar(2)[:3, :3] @ frames[2][0, :3] + s.world_from_lidar(2)[:3, 3], rtol=1e-6)
 
 
+def test_compact_storage_rounds_points_to_the_requested_precision(tmp_path):
+    rng = np.random.default_rng(2)
+    pts = np.c_[rng.uniform(-80, 80, (50_000, 3)), rng.uniform(0, 1, 50_000), rng.integers(0, 64, 50_000)].astype(np.float32)
+    for name, precision in (("exact.h5", None), ("mm.h5", 0.001)):
+        with SceneWriter(tmp_path / name, "s", np.eye(4), [], point_precision=precision) as w:
+            w.add_frame(0, np.eye(4), pts)
+    with SceneReader.open(tmp_path / "exact.h5") as s:
+        np.testing.assert_array_equal(s.points(0), pts)
+    with SceneReader.open(tmp_path / "mm.h5") as s:
+        got = s.points(0)
+        assert np.abs(got - pts).max() <= 0.0005 + 1e-5
+        np.testing.assert_array_equal(got[:, 4], pts[:, 4])  # ring numbers stay exact
+    assert (tmp_path / "mm.h5").stat().st_size < 0.8 * (tmp_path / "exact.h5").stat().st_size
+
+
 def test_camera_calibration_and_images_round_trip(tiny_scene):
     with SceneReader.open(tiny_scene) as s:
         cam = s.camera("CAM_FRONT")

@@ -43,6 +43,12 @@ class SceneWriter:
     Use as a context manager. Frames are appended with :meth:`add_frame`; points
     are (N, C) in the LiDAR frame with columns ``point_fields``. Rows with a
     non-finite coordinate are dropped and counted (attribute ``nonfinite_dropped``).
+
+    Points are stored losslessly (LZF + shuffle) unless ``point_precision`` is
+    given, e.g. ``0.001``: every column except ``ring`` is then rounded to the
+    nearest power-of-two step at or below it (1/1024 m for 0.001), which zeroes
+    the low mantissa bits so that shuffle + gzip store it in about half the
+    space; the step is kept in the ``precision`` attribute of ``/lidar/points``.
     """
 
     def __init__(
@@ -54,7 +60,7 @@ class SceneWriter:
         point_fields: Sequence[str] = ("x", "y", "z", "intensity", "ring"),
         source: str = "sim",
         lidar_name: str = "LIDAR_TOP",
-        compression: str = "lzf",
+        point_precision: float | None = None,
     ) -> None:
         self.path = Path(path)
         if not self.path.parent.is_dir():
@@ -80,7 +86,12 @@ class SceneWriter:
         lid = f.create_group("lidar")
         lid.attrs.update(name=lidar_name, fields=list(self._fields))
         lid.create_dataset("extrinsic", data=np.asarray(lidar_extrinsic, dtype=float).reshape(4, 4))
-        opts = {"compression": compression, "shuffle": True} if compression else {}
+        self._step = 0.0
+        if point_precision is None:
+            opts: dict = {"compression": "lzf", "shuffle": True}
+        else:
+            self._step = float(2.0 ** np.floor(np.log2(point_precision)))
+            opts = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
         self._points = lid.create_dataset(
             "points",
             shape=(0, len(self._fields)),
@@ -89,6 +100,8 @@ class SceneWriter:
             chunks=(POINT_CHUNK_ROWS, len(self._fields)),
             **opts,
         )
+        self._points.attrs["precision"] = self._step
+        self._quantised = [i for i, name in enumerate(self._fields) if name != "ring"]
         cg = f.create_group("cameras")
         self._images = {}
         self._cam_ts: dict[str, list[int]] = {}
@@ -119,6 +132,10 @@ class SceneWriter:
         if not finite.all():
             self._dropped += int((~finite).sum())
             pts = pts[finite]
+        if self._step:
+            pts = pts.copy()
+            q = self._quantised
+            pts[:, q] = np.round(pts[:, q] / self._step) * self._step
         n0 = self._offsets[-1]
         self._points.resize((n0 + len(pts), pts.shape[1]))
         self._points[n0:] = pts
