@@ -155,3 +155,65 @@ def test_export_refuses_labels_of_another_scene(tmp_path, capsys):
 def test_labelled_scene_document_is_valid(tmp_path):
     _, labels, _ = labelled_scene(tmp_path, frames=2)
     assert subprocess.run([sys.executable, str(CHECKER), str(labels)]).returncode == 0
+
+
+def test_round_trip_export_import_keeps_boxes_points_and_cameras(exported, tmp_path):
+    scene, out, doc = exported
+    back = tmp_path / "back.h5"
+    assert main(["import", "nuscenes", str(out), "--scene", "tiny", "--out", str(back)]) == 0
+    labels = tmp_path / "back.labels.json"
+    assert subprocess.run([sys.executable, str(CHECKER), str(labels)]).returncode == 0
+    from lidarlabel.io.labels import load_document
+
+    got = load_document(labels)
+    assert len(got.tracks) == len(doc.tracks) and got.num_boxes() == doc.num_boxes()
+    by_first = {tuple(np.round(t.boxes[t.frames()[0]].center, 3)): t for t in got.tracks.values()}
+    for t in doc.tracks.values():
+        g = by_first[tuple(np.round(t.boxes[t.frames()[0]].center, 3))]
+        assert g.category == t.category and g.frames() == t.frames()
+        for f in t.frames():
+            a, b = t.boxes[f].as_array(), g.boxes[f].as_array()
+            np.testing.assert_allclose(b[:6], a[:6], atol=1e-4)
+            assert abs(np.mod(b[6] - a[6] + np.pi, 2 * np.pi) - np.pi) < 1e-4
+            assert {k for k, v in g.boxes[f].attributes.items() if v} == {k for k, v in t.attributes.items() if v}
+            assert g.boxes[f].num_lidar_pts is not None
+    with SceneReader.open(scene) as a, SceneReader.open(back) as b:
+        assert b.scene_id == "tiny" and b.num_frames == a.num_frames
+        np.testing.assert_array_equal(b.timestamps_us, a.timestamps_us)
+        np.testing.assert_allclose(b.ego_poses, a.ego_poses, atol=1e-9)
+        for i in (0, a.num_frames - 1):
+            np.testing.assert_allclose(b.points_world(i), a.points_world(i), atol=1e-4)
+        assert [c.name for c in b.cameras] == ["CAM_FRONT"]
+        np.testing.assert_allclose(b.camera("CAM_FRONT").K, a.camera("CAM_FRONT").K)
+        np.testing.assert_allclose(b.camera("CAM_FRONT").ego_from_camera, a.camera("CAM_FRONT").ego_from_camera,
+                                   atol=1e-9)
+        assert b.image("CAM_FRONT", 1).shape == (240, 320, 3)
+
+
+def test_missing_table_is_one_clear_error(exported, tmp_path, capsys):
+    import shutil
+
+    _, out, _ = exported
+    broken = tmp_path / "broken"
+    shutil.copytree(out / VERSION, broken / VERSION)
+    (broken / VERSION / "sample_annotation.json").unlink()
+    assert main(["import", "nuscenes", str(broken), "--out", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "sample_annotation.json: missing table" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_truncated_lidar_file_and_unknown_scene_are_clear_errors(exported, tmp_path, capsys):
+    import shutil
+
+    _, out, _ = exported
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert main(["import", "nuscenes", str(copy), "--scene", "nope", "--out", str(tmp_path / "x.h5")]) == 1
+    assert "no scene named 'nope'" in capsys.readouterr().err
+    lidar = sorted((copy / "samples" / "LIDAR_TOP").iterdir())[2]
+    lidar.write_bytes(lidar.read_bytes()[:-7])
+    assert main(["import", "nuscenes", str(copy), "--out", str(tmp_path / "x.h5")]) == 1
+    err = capsys.readouterr().err
+    assert lidar.name in err and "20 bytes per point" in err
+    assert not (tmp_path / "x.h5").exists()
