@@ -141,6 +141,8 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
         accepted = []
         for i in order:
             kind, v_des = kinds[i], v_des_list[i]
+            if kind != "ego" and not 10.0 < s_list[i] < route.path.length - 40.0:
+                continue  # keep to the part of the route that exists
             model = None if kind == "ego" else build_agent(kind, rng)
             length = EGO_SIZE[0] if model is None else model.size[0]
             v0 = v_des * rng.uniform(0.7, 1.0)
@@ -167,7 +169,7 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
                 L = model.size[0]
                 c = s + L / 2
                 p, t = line.at(c)
-                ok = rng.random() < 0.75 and not _near_crossing_or_junction(layout, k, p[0], 9.0)
+                ok = rng.random() < 0.65 and not _near_crossing_or_junction(layout, k, p[0], 9.0)
                 if ok:
                     yaw = np.arctan2(t[0, 1], t[0, 0]) + (0 if side < 0 else np.pi)
                     xy = np.repeat(p, len(times), 0) + 0 * times[:, None]

@@ -81,16 +81,24 @@ class Simulation:
 
     # --- geometry over time ------------------------------------------------------------
     def _ground_heights(self, origin: np.ndarray) -> None:
+        """Ground height under each agent: the highest of its centre and footprint
+        corners, so that the box (whose bottom is this height) holds no ground."""
         ground = RayCaster(self._ground.mesh, origin)
         everyone = [self.ego, *self.agents]
-        xy = np.concatenate([a.xy for a in everyone])
-        o = np.column_stack([xy, np.full(len(xy), 60.0)])
-        d = np.tile([0.0, 0.0, -1.0], (len(xy), 1))
-        hits = ground.cast(o, d)
-        z = np.where(hits.hit, 60.0 - hits.t, self.layout.ground(xy))
         F = len(self.times)
+        samples = []
+        for a in everyone:
+            l, w, _ = a.size
+            c, s = np.cos(a.yaw), np.sin(a.yaw)
+            for fx, fy in ((0, 0), (0.5, 0.5), (0.5, -0.5), (-0.5, 0.5), (-0.5, -0.5)):
+                dx, dy = fx * l, fy * w
+                samples.append(a.xy + np.column_stack([c * dx - s * dy, s * dx + c * dy]))
+        xy = np.concatenate(samples)
+        o = np.column_stack([xy, np.full(len(xy), 60.0)])
+        hits = ground.cast(o, np.tile([0.0, 0.0, -1.0], (len(xy), 1)))
+        z = np.where(hits.hit, 60.0 - hits.t, self.layout.ground(xy)).reshape(len(everyone), 5, F)
         for k, a in enumerate(everyone):
-            a.z = z[k * F:(k + 1) * F]
+            a.z = z[k].max(axis=0)
 
     def ego_pose(self, i: int) -> np.ndarray:
         """world_from_ego (4, 4) at frame ``i``: origin on the ground under the ego's centre."""
