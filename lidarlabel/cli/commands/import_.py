@@ -36,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene", help="nuscenes: scene name to import (e.g. scene-0061)")
     parser.add_argument("--version", dest="ds_version", default=None,
                         help="nuscenes: dataset version folder (default: the only one under DATAROOT)")
+    parser.add_argument("--frames", help="kitti: comma-separated frame ids to import (e.g. 000001,000002); "
+                        "all frames of one scene must share one calibration")
     parser.add_argument("--frame-rate", dest="frame_rate_hz", type=float, default=10.0,
                         help="frames per second when the source has no timestamps (kitti, pcd; default 10)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing scene / label file")
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if p.exists() and not args.overwrite:
             raise InputError(f"{p}: already exists; pass --overwrite to replace it")
     options = {"sources": list(args.src), "scene": args.scene, "version": args.ds_version,
-               "frame_rate_hz": args.frame_rate_hz}
+               "frame_rate_hz": args.frame_rate_hz,
+               "frames": [f.strip() for f in args.frames.split(",") if f.strip()] if args.frames else None}
     try:
         doc = mod.import_scene(args.src[0], out, options)
     except OSError as exc:
