@@ -1,0 +1,107 @@
+"""Category of a cluster from its size, height and shape statistics.
+
+Each detection class has a typical range of (length, width, height) in metres
+(from the published nuScenes box statistics, not from any synthetic scene) and
+is mapped to one ontology category. A cluster's observed extents are compared
+with each range: a side seen *shorter* than the range is cheap (occlusion and
+partial views hide parts of objects), a side seen *longer* is expensive (an
+object cannot be bigger than what it is). The cheapest class wins if its cost
+is low enough; otherwise the cluster is background (walls, trees, poles, bushes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lidarlabel.core.ontology import Ontology, default_ontology
+
+__all__ = ["CLASS_RANGES", "ClassRange", "Classification", "classify_extents", "size_prior"]
+
+
+@dataclass(frozen=True)
+class ClassRange:
+    """Typical sorted extents of one class: (min, max) of length, width, height (m)."""
+
+    category: str
+    length: tuple[float, float]
+    width: tuple[float, float]
+    height: tuple[float, float]
+
+
+#: Class ranges (nuScenes train statistics, roughly the 2nd-98th percentiles).
+CLASS_RANGES: dict[str, ClassRange] = {
+    "car": ClassRange("vehicle.car", (3.3, 5.6), (1.5, 2.2), (1.25, 2.2)),
+    "truck": ClassRange("vehicle.truck", (5.3, 12.5), (2.0, 2.9), (2.2, 4.2)),
+    "bus": ClassRange("vehicle.bus.rigid", (9.0, 14.0), (2.4, 3.2), (2.7, 4.2)),
+    "pedestrian": ClassRange("human.pedestrian.adult", (0.3, 1.1), (0.3, 0.95), (1.0, 2.1)),
+    "cyclist": ClassRange("vehicle.bicycle", (1.2, 2.3), (0.35, 1.0), (1.0, 2.1)),
+}
+
+_OVER = 0.12  # relative excess over the max that costs 1
+_UNDER_SIDE = 0.9  # relative shortfall of a horizontal side that costs 1 (partial views)
+_UNDER_HEIGHT = 0.35  # relative shortfall in height that costs 1 (tops missed far away)
+MAX_COST = 2.0
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Result for one cluster: detection class, ontology category, cost and confidence in [0, 1]."""
+
+    detection_class: str
+    category: str
+    cost: float
+    confidence: float
+
+
+def _range_cost(obs: float, lo: float, hi: float, under: float) -> float:
+    if obs > hi:
+        return ((obs - hi) / (hi * _OVER)) ** 2
+    if obs < lo:
+        return ((lo - obs) / (lo * under)) ** 2
+    return 0.0
+
+
+def class_costs(length: float, width: float, height: float, ranges: dict[str, ClassRange] = CLASS_RANGES) -> dict[str, float]:
+    """Cost of each class for sorted observed extents (length >= width) and height, metres."""
+    out = {}
+    for name, r in ranges.items():
+        out[name] = (
+            _range_cost(length, *r.length, _UNDER_SIDE)
+            + _range_cost(width, *r.width, _UNDER_SIDE)
+            + _range_cost(height, *r.height, _UNDER_HEIGHT)
+        )
+    return out
+
+
+def classify_extents(
+    length: float, width: float, height: float, ranges: dict[str, ClassRange] = CLASS_RANGES,
+    max_cost: float = MAX_COST,
+) -> Classification | None:
+    """Best class for observed extents (m; length is the longer horizontal side), or None.
+
+    ``confidence`` combines how well the best class fits (exp(-cost)) with its
+    margin over the runner-up, so ambiguous shapes score lower.
+    """
+    length, width = max(length, width), min(length, width)
+    costs = class_costs(length, width, height, ranges)
+    names = sorted(costs, key=costs.get)
+    best = names[0]
+    if costs[best] > max_cost:
+        return None
+    second = costs[names[1]] if len(names) > 1 else np.inf
+    margin = 1.0 - np.exp(-(second - costs[best]))
+    conf = float(np.exp(-costs[best]) * (0.5 + 0.5 * margin))
+    return Classification(best, ranges[best].category, float(costs[best]), conf)
+
+
+def size_prior(detection_class: str, ontology: Ontology | None = None,
+               ranges: dict[str, ClassRange] = CLASS_RANGES) -> tuple[float, float, float]:
+    """Default (length, width, height) of a class: the ontology's default size of its category."""
+    onto = ontology or default_ontology()
+    cat = ranges[detection_class].category
+    if cat in onto:
+        return tuple(float(v) for v in onto.category(cat).default_size)  # type: ignore[return-value]
+    r = ranges[detection_class]
+    return (sum(r.length) / 2, sum(r.width) / 2, sum(r.height) / 2)

@@ -1,0 +1,205 @@
+"""Offline refinement of whole tracks (the batch sees the sequence, as Waymo's 3D Auto Labeling does).
+
+Per track: one category and one size from its best-observed frames; the
+heading of a moving object from its smoothed motion, of a static one from the
+point-weighted mean of its fitted headings; every frame's box re-placed so its
+*visible* sides stay where the points are (a partial view is extended away
+from the sensor); centres smoothed forward and backward (Rauch-Tung-Striebel on
+a constant-velocity model); short gaps bridged; tracks too short dropped. A
+parked car gets one box, the same in every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lidarlabel.core.boxes import bev_corners, normalize_yaw
+from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
+from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
+
+__all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
+
+
+@dataclass
+class RefineOptions:
+    """Rules of the offline pass."""
+
+    min_observations: int = 3
+    max_gap: int = 5  # frames bridged by interpolation inside a track
+    moving_speed: float = 1.0  # m/s: faster objects take their heading from motion
+    moving_distance: float = 2.0  # m travelled first to last observation
+    measurement_sigma: float = 0.25
+
+
+@dataclass
+class RefinedTrack:
+    """A refined track: category, per-frame boxes (7,) in the world frame, scores, bridged frames."""
+
+    id: str
+    category: str
+    detection_class: str
+    boxes: dict[int, np.ndarray]
+    scores: dict[int, float]
+    interpolated: set[int] = field(default_factory=set)
+    moving: bool = False
+
+
+def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float) -> np.ndarray:
+    """Forward Kalman filter and backward RTS smoother of a constant-velocity model.
+
+    times_s (T,), meas (T, 2) xy with NaN rows where nothing was measured.
+    Returns (T, 4) smoothed states (x, y, vx, vy).
+    """
+    T = len(times_s)
+    H = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
+    R = np.eye(2) * sigma**2
+    first = int(np.flatnonzero(np.isfinite(meas[:, 0]))[0])
+    x = np.array([meas[first, 0], meas[first, 1], 0.0, 0.0])
+    P = np.diag([sigma**2, sigma**2, 25.0, 25.0])
+    xf, Pf, xp, Pp, Fs = (np.zeros((T, 4)), np.zeros((T, 4, 4)), np.zeros((T, 4)),
+                          np.zeros((T, 4, 4)), np.zeros((T, 4, 4)))
+    for t in range(T):
+        if t > 0:
+            F, Q = cv_matrices(times_s[t] - times_s[t - 1], accel)
+            x, P = F @ x, F @ P @ F.T + Q
+            Fs[t] = F
+        xp[t], Pp[t] = x, P
+        if np.isfinite(meas[t, 0]):
+            S = H @ P @ H.T + R
+            K = P @ H.T @ np.linalg.inv(S)
+            x = x + K @ (meas[t] - H @ x)
+            P = (np.eye(4) - K @ H) @ P
+        xf[t], Pf[t] = x, P
+    xs = xf.copy()
+    for t in range(T - 2, -1, -1):
+        C = Pf[t] @ Fs[t + 1].T @ np.linalg.inv(Pp[t + 1])
+        xs[t] = xf[t] + C @ (xs[t + 1] - xp[t + 1])
+    return xs
+
+
+def anchor_centre(observed: np.ndarray, yaw: float, length: float, width: float, sensor: np.ndarray) -> np.ndarray:
+    """xy centre (2,) of a (length, width, yaw) box placed on an observed (7,) box's visible sides.
+
+    Along each axis where the observation is shorter than the box, the side
+    nearer the sensor (3,) stays fixed; if the sensor lies between both sides
+    the box is centred on the observation.
+    """
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, s], [-s, c]])
+    uv = bev_corners(observed[None])[0] @ rot.T
+    su = rot @ np.asarray(sensor, dtype=float)[:2]
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    centre = (lo + hi) / 2
+    for k, size in enumerate((length, width)):
+        if hi[k] - lo[k] >= size or lo[k] <= su[k] <= hi[k]:
+            continue
+        centre[k] = lo[k] + size / 2 if abs(su[k] - lo[k]) < abs(su[k] - hi[k]) else hi[k] - size / 2
+    return rot.T @ centre
+
+
+def _axial_mean(yaws: np.ndarray, weights: np.ndarray) -> float:
+    """Weighted mean of headings modulo pi (a box heading and its reverse are one axis)."""
+    a = np.angle(np.sum(weights * np.exp(2j * yaws))) / 2
+    return float(a)
+
+
+def _spans(obs: Observation, yaw: float) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    uv = bev_corners(obs.observed[None])[0] @ np.array([[c, s], [-s, c]]).T
+    return np.ptp(uv, axis=0)
+
+
+def refine_track(
+    rec: TrackRecord, frame_times_us: np.ndarray, options: RefineOptions | None = None,
+) -> RefinedTrack | None:
+    """Refine one tracked object over the whole sequence; None if it is too short or not an object.
+
+    ``frame_times_us`` (F,) are the scene's frame timestamps (for bridged frames).
+    """
+    o = options or RefineOptions()
+    frames = rec.frames()
+    if len(frames) < o.min_observations:
+        return None
+    obs = [rec.observations[f] for f in frames]
+    npts = np.array([ob.num_points for ob in obs], dtype=float)
+    # Motion from the smoothed fitted centres.
+    span_frames = np.arange(frames[0], frames[-1] + 1)
+    t_all = frame_times_us[span_frames].astype(float) / 1e6
+    meas = np.full((len(span_frames), 2), np.nan)
+    for ob in obs:
+        meas[ob.frame - frames[0]] = ob.box[:2]
+    votes: dict[str, float] = {}
+    for ob in obs:
+        votes[ob.detection_class] = votes.get(ob.detection_class, 0.0) + ob.score
+    cls_vote = max(votes, key=votes.get)
+    accel = ACCEL.get(cls_vote, 3.0)
+    states = rts_smooth(t_all, meas, accel, o.measurement_sigma)
+    speed = np.hypot(states[:, 2], states[:, 3])
+    travelled = float(np.hypot(*(obs[-1].box[:2] - obs[0].box[:2])))
+    moving = travelled > o.moving_distance and float(np.median(speed)) > o.moving_speed
+    fit_yaw = np.array([ob.box[6] for ob in obs])
+    if moving:
+        yaw_all = np.arctan2(states[:, 3], states[:, 2])
+        slow = speed < o.moving_speed
+        if slow.any():  # keep the last good heading while (nearly) stopped
+            good = np.flatnonzero(~slow)
+            nearest = good[np.argmin(np.abs(np.arange(len(speed))[:, None] - good[None]), axis=1)]
+            yaw_all = yaw_all[nearest]
+    else:
+        yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, np.sqrt(npts)))
+    # Size and category from the best-observed frames.
+    spans = np.array([_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
+    tops = np.array([ob.observed[5] for ob in obs])
+    best = npts >= np.percentile(npts, 50)
+    L_obs = float(np.percentile(spans[best, 0], 90))
+    W_obs = float(np.percentile(spans[best, 1], 90))
+    H_obs = float(np.percentile(tops[best], 90))
+    cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs)
+    if cls is None:
+        return None
+    name = cls.detection_class
+    if L_obs < W_obs and name != "pedestrian":
+        yaw_all = yaw_all + np.pi / 2
+        spans = spans[:, ::-1]
+        L_obs, W_obs = W_obs, L_obs
+    r = CLASS_RANGES[name]
+    prior = size_prior(name)
+    L = L_obs if L_obs >= r.length[0] else max(L_obs, prior[0])
+    W = W_obs if W_obs >= r.width[0] else max(W_obs, prior[1])
+    H = H_obs if H_obs >= r.height[0] else max(H_obs, prior[2])
+    L, W, H = min(L, r.length[1]), min(W, r.width[1]), min(H, r.height[1])
+    # Re-place every observation on its visible sides, then smooth.
+    anchored = np.full((len(span_frames), 2), np.nan)
+    bottoms = np.full(len(span_frames), np.nan)
+    for ob in obs:
+        k = ob.frame - frames[0]
+        anchored[k] = anchor_centre(ob.observed, yaw_all[k], L, W, ob.sensor)
+        bottoms[k] = ob.box[2] - ob.box[5] / 2
+    if moving:
+        xy = rts_smooth(t_all, anchored, accel, o.measurement_sigma)[:, :2]
+    else:
+        w = npts / npts.sum()
+        xy = np.tile(np.sum(anchored[np.isfinite(anchored[:, 0])] * w[:, None], axis=0), (len(span_frames), 1))
+    known = np.isfinite(bottoms)
+    bottoms = np.interp(np.arange(len(bottoms)), np.flatnonzero(known), bottoms[known])
+    if not moving:
+        bottoms[:] = np.median(bottoms[known])
+    scores_sorted = np.sort([ob.score for ob in obs])[::-1]
+    track_score = float(np.mean(scores_sorted[:5]) * (1.0 - np.exp(-len(obs) / 4.0)))
+    track_score = float(np.clip(track_score * (0.5 + 0.5 * cls.confidence), 0.0, 1.0))
+    observed_set = set(frames)
+    out_boxes, out_scores, interp = {}, {}, set()
+    for k, f in enumerate(span_frames):
+        if f not in observed_set:
+            # bridge only gaps no longer than max_gap
+            nxt = min((g for g in frames if g > f), default=None)
+            prv = max((g for g in frames if g < f), default=None)
+            if nxt is None or prv is None or nxt - prv - 1 > o.max_gap:
+                continue
+            interp.add(int(f))
+        out_boxes[int(f)] = np.array([xy[k, 0], xy[k, 1], bottoms[k] + H / 2, L, W, H,
+                                      float(normalize_yaw(yaw_all[k]))])
+        out_scores[int(f)] = track_score * (0.9 if f in interp else 1.0)
+    return RefinedTrack(rec.id, CLASS_RANGES[name].category, name, out_boxes, out_scores, interp, moving)
