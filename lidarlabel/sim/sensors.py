@@ -118,17 +118,22 @@ def pixel_rays(cam: CameraModel) -> np.ndarray:
 
 
 SUN = np.array([0.35, 0.25, 0.9]) / np.linalg.norm([0.35, 0.25, 0.9])
+SKY_LOW = np.array([0.78, 0.85, 0.95], np.float32)
+SKY_HIGH = np.array([0.35, 0.55, 0.85], np.float32)
 
 
 def shade(cam: CameraModel, dirs_world: np.ndarray, hits: Hits, rng: np.random.Generator) -> np.ndarray:
     """RGB uint8 image (H, W, 3): material colour x (ambient + Lambert), sky gradient."""
-    n = hits.normal * np.where((hits.normal * dirs_world).sum(1) > 0, -1.0, 1.0)[:, None]
-    lambert = np.clip(n @ SUN, 0, 1)
-    col = hits.colour * (0.38 + 0.62 * lambert)[:, None]
-    col *= (1.0 + rng.normal(0, 0.025, len(col)))[:, None]  # sensor noise / texture
-    haze = np.clip(hits.t / 250.0, 0, 0.6)[:, None]
-    el = np.clip(dirs_world[:, 2], -0.2, 1.0)[:, None]
-    sky = np.array([0.78, 0.85, 0.95]) * (1 - el) + np.array([0.35, 0.55, 0.85]) * el
+    d = dirs_world.astype(np.float32)
+    nrm = hits.normal.astype(np.float32)
+    facing = np.einsum("ij,ij->i", nrm, d) > 0
+    nrm[facing] *= -1
+    lambert = np.clip(nrm @ SUN.astype(np.float32), 0, 1)
+    shade_f = (0.38 + 0.62 * lambert) * (1.0 + rng.normal(0, 0.025, len(d)).astype(np.float32))
+    col = hits.colour * shade_f[:, None]
+    haze = np.clip(hits.t.astype(np.float32) / 250.0, 0, 0.6)[:, None]
+    el = np.clip(d[:, 2], -0.2, 1.0)[:, None]
+    sky = SKY_LOW * (1 - el) + SKY_HIGH * el
     col = np.where(hits.hit[:, None], col * (1 - haze) + sky * haze, sky)
-    img = (np.clip(col, 0, 1) * 255).round().astype(np.uint8)
+    img = (np.clip(col, 0, 1) * 255 + 0.5).astype(np.uint8)
     return img.reshape(cam.height, cam.width, 3)

@@ -151,6 +151,7 @@ def _road_mesh(layout: Layout, k: int) -> Ground:
     g = layout.ground(flat).reshape(ns, no)
     crown = road.crown * (1 - (np.clip(offs, -hw, hw) / hw) ** 2)
     z = g + np.where(top, CURB, crown)[None, :]
+    z[:, [0, -1]] -= 0.01  # verge edge just below sidewalks, terrain below that: no z-fighting
     inside, h_other = _inside_other(layout, k, flat)
     inside = inside.reshape(ns, no)
     z = np.where(inside, h_other.reshape(ns, no), z)
@@ -181,7 +182,7 @@ def _terrain(layout: Layout, centre: np.ndarray, half: float, cell: float = 2.5)
     ys = centre[1] - half + cell * np.arange(n + 1)
     gx, gy = np.meshgrid(xs, ys, indexing="ij")
     flat = np.column_stack([gx.ravel(), gy.ravel()])
-    verts = np.column_stack([flat, layout.ground(flat) + CURB])
+    verts = np.column_stack([flat, layout.ground(flat) + CURB - 0.02])
     idx = np.arange(len(flat)).reshape(n + 1, n + 1)
     a, b, c, d = idx[:-1, :-1], idx[1:, :-1], idx[1:, 1:], idx[:-1, 1:]
     cell_centre = (flat[a.ravel()] + flat[c.ravel()]) / 2
