@@ -107,6 +107,16 @@ def test_save_never_overwrites_when_asked_and_leaves_no_temp_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.json"]
 
 
+def test_saved_files_get_the_usual_permissions_not_private_temp_ones(tmp_path):
+    import os
+    import stat
+
+    path = save_document(sample_doc(), tmp_path / "v.json")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
 def test_nan_is_never_written(tmp_path):
     doc = sample_doc()
     t = doc.tracks["car-1"]

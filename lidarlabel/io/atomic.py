@@ -20,6 +20,16 @@ from lidarlabel.errors import InputError
 __all__ = ["atomic_open", "fsync_dir", "write_bytes_atomic", "write_json_atomic"]
 
 
+def _default_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 less the umask).
+
+    mkstemp creates 0o600 files; a label file must be as readable as any other.
+    """
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def fsync_dir(path: str | Path) -> None:
     """Flush a folder's entry table to disk (no-op where the OS does not support it)."""
     try:
@@ -47,6 +57,7 @@ def atomic_open(path: str | Path, overwrite: bool = True) -> Iterator[BinaryIO]:
         raise InputError(f"{path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=folder)
     try:
+        os.fchmod(fd, _default_file_mode())
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
