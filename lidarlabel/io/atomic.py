@@ -30,6 +30,11 @@ def _default_file_mode() -> int:
     return 0o666 & ~mask
 
 
+# Read once at import: os.umask can only be read by setting it, which would race
+# with other threads creating files.
+_FILE_MODE = _default_file_mode()
+
+
 def fsync_dir(path: str | Path) -> None:
     """Flush a folder's entry table to disk (no-op where the OS does not support it)."""
     try:
@@ -57,7 +62,7 @@ def atomic_open(path: str | Path, overwrite: bool = True) -> Iterator[BinaryIO]:
         raise InputError(f"{path}: the folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=folder)
     try:
-        os.fchmod(fd, _default_file_mode())
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
