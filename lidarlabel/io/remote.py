@@ -41,6 +41,7 @@ __all__ = [
     "list_scenes",
     "local_copy",
     "output_is_up_to_date",
+    "output_modified",
     "write_output_atomic",
 ]
 
@@ -268,6 +269,24 @@ def write_output_atomic(url: str | os.PathLike[str], data: bytes) -> None:
         raise InputError(f"{s}: wrote {len(data)} bytes but the store reports {size}")
 
 
+def output_modified(url: str | os.PathLike[str]) -> float | None:
+    """POSIX modified time of an output file/object, or None when it does not exist (or has none)."""
+    s = os.fspath(url)
+    if not is_remote(s):
+        p = _local_path(s)
+        return p.stat().st_mtime if p.is_file() else None
+    fs, path = _fs(s)
+    with contextlib.suppress(Exception):
+        fs.invalidate_cache(path)
+    try:
+        info = fs.info(path)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
+        raise _explain(s, exc, "a readable output location") from None
+    return None if info.get("type") == "directory" else _modified(info)
+
+
 def output_is_up_to_date(input_url: str | os.PathLike[str], output_url: str | os.PathLike[str]) -> bool:
     """True when the output exists and was modified no earlier than the input.
 
@@ -275,7 +294,7 @@ def output_is_up_to_date(input_url: str | os.PathLike[str], output_url: str | os
     resolution; local ``mtime``); a store that reports none counts as stale.
     A missing input is an :class:`InputError`.
     """
-    i, o = os.fspath(input_url), os.fspath(output_url)
+    i = os.fspath(input_url)
     if is_remote(i):
         t_in = _modified(_info(i, "an existing scene object"))
     else:
@@ -283,22 +302,7 @@ def output_is_up_to_date(input_url: str | os.PathLike[str], output_url: str | os
             t_in = _local_path(i).stat().st_mtime
         except OSError:
             raise InputError(f"{i}: no such file; expected an existing scene") from None
-    if is_remote(o):
-        fs, path = _fs(o)
-        with contextlib.suppress(Exception):
-            fs.invalidate_cache(path)
-        try:
-            info = fs.info(path)
-        except FileNotFoundError:
-            return False
-        except Exception as exc:  # noqa: BLE001
-            raise _explain(o, exc, "a readable output location") from None
-        t_out = _modified(info)
-    else:
-        p = _local_path(o)
-        if not p.is_file():
-            return False
-        t_out = p.stat().st_mtime
+    t_out = output_modified(output_url)
     return t_in is not None and t_out is not None and t_out >= t_in
 
 
