@@ -23,7 +23,7 @@ from lidarlabel.core.transforms import compose, invert_pose, pose_matrix, transf
 from lidarlabel.errors import InputError
 from lidarlabel.io.atomic import write_bytes_atomic
 from lidarlabel.io.formats.kitti_common import box_to_kitti, category_to_type
-from lidarlabel.io.formats.nuscenes_common import quarter_turn
+from lidarlabel.io.formats.nuscenes_common import quarter_turn, write_unsynced
 from lidarlabel.io.scene import SceneReader
 
 __all__ = ["export_kitti", "reference_camera"]
@@ -121,17 +121,17 @@ def export_kitti(scene: SceneReader, doc: LabelDocument, out_dir: Path, options:
     intensity = scene.field("intensity") if "intensity" in scene.point_fields else None
     for i in tqdm(range(scene.num_frames), desc="KITTI export", unit="frame", disable=None, leave=False):
         fid = f"{i:06d}"
-        write_bytes_atomic(obj / "calib" / f"{fid}.txt", calib_obj)
+        write_unsynced(obj / "calib" / f"{fid}.txt", calib_obj)
         pts = scene.points(i)
         velo = np.zeros((len(pts), 4), dtype=np.float32)
         velo[:, :3] = pts[:, :3] @ R
         if intensity is not None:
             velo[:, 3] = pts[:, intensity]
-        write_bytes_atomic(obj / "velodyne" / f"{fid}.bin", velo.tobytes())
+        write_unsynced(obj / "velodyne" / f"{fid}.bin", velo.tobytes())
         _link_or_write(obj / "velodyne" / f"{fid}.bin", trk / "velodyne" / "0000" / f"{fid}.bin")
         data = scene.image_bytes(cam.name, i) if has_images else b""
         if data:
-            write_bytes_atomic(obj / "image_2" / f"{fid}.png",
+            write_unsynced(obj / "image_2" / f"{fid}.png",
                                _png(data, src_cam, f"{scene.path}: /cameras/{cam.name}/images[{i}]"))
             _link_or_write(obj / "image_2" / f"{fid}.png", trk / "image_02" / "0000" / f"{fid}.png")
         velo_from_world = invert_pose(compose(scene.ego_poses[i], ego_from_velo))
@@ -161,7 +161,8 @@ def export_kitti(scene: SceneReader, doc: LabelDocument, out_dir: Path, options:
                 body += f" {box.score:.4f}"
             lines.append(body)
             tracking_lines.append(f"{i} {track_num[tid]} {body}")
-        write_bytes_atomic(obj / "label_2" / f"{fid}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
+        write_unsynced(obj / "label_2" / f"{fid}.txt", ("\n".join(lines) + "\n" if lines else "").encode())
+    os.sync()  # per-frame files flushed together, then the sequence label file
     write_bytes_atomic(trk / "label_02" / "0000.txt",
                        ("\n".join(tracking_lines) + "\n" if tracking_lines else "").encode())
     return out_dir

@@ -16,7 +16,6 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from lidarlabel.core.boxes import count_points_in_boxes
 from lidarlabel.core.labels import Box, LabelDocument, Track
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.core.transforms import compose, pose_matrix, pose_to_quat, transform_points
@@ -29,8 +28,10 @@ from lidarlabel.io.formats.nuscenes_common import (
     TABLES,
     TRACKING_CLASSES,
     VISIBILITY,
+    count_in_boxes,
     quarter_turn,
     token,
+    write_unsynced,
     yaw_to_quat,
 )  # fmt: skip
 from lidarlabel.io.scene import SceneReader
@@ -188,7 +189,7 @@ def export_nuscenes(scene: SceneReader, doc: LabelDocument, out_dir: Path, optio
         for channel, calib, cts, fname, payload, fmt, w, h in channels:
             sd = token(name, "sample_data", channel, i)
             rel = f"samples/{channel}/{fname}"
-            write_bytes_atomic(out_dir / rel, payload)
+            write_unsynced(out_dir / rel, payload)
             # one ego pose per sample_data, as in nuScenes; the frame's pose for every sensor
             ego_poses.append({"token": sd, **_pose_fields(scene.ego_poses[i]), "timestamp": cts})
             rec = {"token": sd, "sample_token": sample_tokens[i], "ego_pose_token": sd,
@@ -201,7 +202,7 @@ def export_nuscenes(scene: SceneReader, doc: LabelDocument, out_dir: Path, optio
             sample_data.append(rec)
 
         ids, boxes = ids_by_frame[i]
-        counts = count_points_in_boxes(transform_points(scene.world_from_lidar(i), pts[:, :3]), boxes)
+        counts = count_in_boxes(transform_points(scene.world_from_lidar(i), pts[:, :3]), boxes)
         for tid, n in zip(ids, counts):
             track = doc.tracks[tid]
             box = track.boxes[i]
@@ -255,6 +256,7 @@ def export_nuscenes(scene: SceneReader, doc: LabelDocument, out_dir: Path, optio
     }
     assert set(tables) == set(TABLES)
     split = name if name not in _PREDEFINED_SPLITS else f"lidarlabel-{name}"
+    os.sync()  # the sensor files reach the disk before the tables that reference them
     tmp = out_dir / f".{version}.tmp-{os.getpid()}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
