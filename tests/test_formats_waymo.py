@@ -329,3 +329,20 @@ def test_cli_export_and_import_waymo(tmp_path):
     rec = tmp_path / "out" / "segment-tiny_with_camera_labels.tfrecord"
     assert main(["import", "waymo", str(rec), "--out", str(tmp_path / "in.h5")]) == 0
     assert subprocess.run([sys.executable, str(CHECKER), str(tmp_path / "in.labels.json")]).returncode == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fast_point_count_matches_the_core_count(seed):
+    from lidarlabel.core.boxes import count_points_in_boxes
+    from lidarlabel.core.transforms import pose_from_quat
+
+    rng = np.random.default_rng(seed)
+    pts = np.c_[rng.uniform(-60, 60, (30000, 2)), rng.uniform(-3, 3, 30000)].astype(np.float32)
+    pts[:5] = [800.0, 0.0, 0.0]  # beyond the binned range
+    q = np.r_[1.0, rng.normal(0, 0.02, 3)]  # a slightly tilted sensor, far from the world origin
+    T = pose_from_quat(q / np.linalg.norm(q), [-25211.3, 42391.1, -160.6])
+    boxes = np.c_[rng.uniform(-40, 40, (60, 2)) + T[:2, 3], np.full(60, T[2, 3]) + rng.uniform(-1, 1, 60),
+                  rng.uniform(0.3, 12, (60, 3)), rng.uniform(-np.pi, np.pi, 60)]
+    want = count_points_in_boxes(transform_points(T, pts), boxes)
+    assert want.sum() > 100
+    assert np.array_equal(common.count_points(pts, T, boxes), want)
