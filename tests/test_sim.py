@@ -9,7 +9,12 @@ import sys
 import numpy as np
 import pytest
 
-from lidarlabel.core.boxes import bev_intersection_pairs, count_points_in_boxes, points_in_boxes
+from lidarlabel.core.boxes import (
+    bev_intersection_pairs,
+    count_points_in_boxes,
+    points_in_boxes,
+    points_to_box_frame,
+)
 from lidarlabel.core.camera import camera_from_world
 from lidarlabel.core.transforms import transform_points
 from lidarlabel.io.labels import load_document
@@ -18,7 +23,7 @@ from lidarlabel.sim.generate import generate, gt_path_for
 from lidarlabel.sim.scene import T0_US, SimConfig, Simulation
 from tests.conftest import CHECKER
 
-VEHICLES = ("car", "truck", "bus")
+VEHICLES = ("car", "truck", "bus", "motorcyclist")
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +66,7 @@ def test_same_seed_same_scene_different_seed_different_scene(tmp_path):
             r.close()
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [5, 18])  # a bend and a straight road: the sparsest layouts
 def test_64_beam_sweep_is_dense_like_a_real_hdl64(seed):
     sim = Simulation(SimConfig(frames=1, beams=64, seed=seed, cameras=False))
     frame = sim.frame(0, images=False)
@@ -94,7 +99,7 @@ def test_gt_box_holds_the_points_that_hit_each_vehicle(sim):
             if sim.agents[k].kind not in VEHICLES or own.sum() < 20:
                 continue
             inside = points_in_boxes(pw[own], boxes[k:k + 1])[0]
-            assert inside.mean() >= 0.5, (sim.agents[k].id, inside.mean())
+            assert inside.mean() >= 0.4, (sim.agents[k].id, inside.mean())
             assert points_in_boxes(pw[own], inflated[k:k + 1])[0].mean() >= 0.995
             # and the box holds almost nothing else (no ground, no neighbour)
             others = points_in_boxes(pw[~own], boxes[k:k + 1])[0].sum()
@@ -104,6 +109,24 @@ def test_gt_box_holds_the_points_that_hit_each_vehicle(sim):
             checked += 1
     assert checked >= 3
     assert n_inside / n_own >= 0.8
+
+
+def test_gt_box_is_the_exact_extent_without_range_noise():
+    sim = Simulation(SimConfig(frames=1, beams=32, seed=3, cameras=False, range_noise=0.0))
+    frame = sim.frame(0, images=False)
+    pw = sim.points_world(frame)
+    boxes = sim.boxes(0)
+    tol = boxes.copy()
+    tol[:, 3:6] += 0.004  # float32 storage of LiDAR-frame coordinates
+    hit = np.unique(frame.point_object[frame.point_object >= 0])
+    assert len(hit) >= 5
+    for k in hit:
+        own = frame.point_object == k
+        assert points_in_boxes(pw[own], tol[k:k + 1])[0].all(), sim.agents[k].id
+        # tight: the points reach close to the box on the sides the sensor sees
+        local = np.abs(points_to_box_frame(pw[own], boxes[k]))
+        if own.sum() >= 50:
+            assert (boxes[k, 3:5] / 2 - local[:, :2].max(axis=0)).min() < 0.05
 
 
 def test_num_lidar_pts_counts_the_stored_points_in_the_box(written):
@@ -129,7 +152,9 @@ def test_label_document_passes_the_contract_checker(written):
     assert {"vehicle.car", "human.pedestrian.adult"} <= cats
     for t in doc.tracks.values():
         for b in t.boxes.values():
-            assert b.source == "sim" and len(b.attributes) == 1
+            assert b.source == "sim" and b.keyframe
+            expected = 0 if t.category == "movable_object.trafficcone" else 1
+            assert len(b.attributes) == expected, (t.id, b.attributes)
 
 
 def test_track_ids_follow_the_same_physical_object(sim):

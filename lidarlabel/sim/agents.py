@@ -16,7 +16,7 @@ import numpy as np
 from lidarlabel.core.boxes import bev_intersection_pairs
 from lidarlabel.sim.geometry import Polyline
 from lidarlabel.sim.models import AgentModel, build_agent
-from lidarlabel.sim.traffic import Route, Stop, bike_lane, idm, lane, rounded, sidewalk, turn
+from lidarlabel.sim.traffic import Route, Stop, idm, lane, rounded, sidewalk, turn
 from lidarlabel.sim.world import Layout
 
 EGO_SIZE = (4.7, 1.9, 1.7)
@@ -134,8 +134,9 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
                 r.stops.append(Stop(float(s[0]) - main.half_width - 2.5, stopline_red))
         return r
 
-    def place(route: Route, s_list, kinds, v_des_list, forced_first: Agent | None = None):
-        """Vehicles on one route, front to back, each following the accepted one ahead."""
+    def place(route: Route, s_list, kinds, v_des_list, keep_right: float = 0.0):
+        """Vehicles on one route, front to back, each following the accepted one ahead.
+        Cyclists ride ``keep_right`` metres right of the route (the lane's edge)."""
         order = np.argsort(-np.asarray(s_list))
         leader = None
         accepted = []
@@ -148,11 +149,25 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
             v0 = v_des * rng.uniform(0.7, 1.0)
             s, v = idm(route, s_list[i], v_des, length, times, leader, v0=v0)
             xy, yaw = _on_path(route.path, s)
+            if kind == "cyclist":
+                xy = xy + keep_right * np.column_stack([np.sin(yaw), -np.cos(yaw)])
             agent = Agent("ego" if kind == "ego" else ids(kind), kind, model, xy, yaw, v)
             if pop.add(agent, force=(kind == "ego")):
                 leader = (s, length)
                 accepted.append(agent)
         return accepted
+
+    # --- road works: a row of cones at the edge of a parking strip ahead of the ego ----
+    if main.parking > 0 and rng.random() < 0.6:
+        line = main.centre.offset(-(main.half_width - main.parking + 0.45))
+        s_c = mid + rng.uniform(-60, 40)
+        for j in range(int(rng.integers(4, 8))):
+            p, t = line.at(s_c + 2.5 * j)
+            if _near_crossing_or_junction(layout, 0, p[0], 3.0):
+                continue
+            pop.add(Agent(ids("cone"), "cone", build_agent("cone", rng), np.repeat(p, F, 0),
+                          np.full(F, np.arctan2(t[0, 1], t[0, 0]) + rng.uniform(-0.3, 0.3)),
+                          np.zeros(F)))
 
     # --- parked vehicles along parking strips ----------------------------------------
     for k, road in enumerate(layout.roads):
@@ -184,12 +199,22 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
     ego_route = route_for(ego_path, "ego")
     ego_s0 = mid - rng.uniform(15, 40)
     ego_v = rng.uniform(7, 12)
+    # cyclists keep to the outermost lane of either direction, others follow them
+    cyclists: dict[int, list[float]] = {1: [], -1: []}  # direction -> offsets from the ego
+    for _ in range(int(rng.integers(1, 4))):
+        cyclists[int(rng.choice([-1, 1]))].append(float(rng.uniform(-30, 60)))
+    keep_right = main.lane_width / 2 - 0.75
     s_list, kinds, vs = [ego_s0], ["ego"], [ego_v]
     for _ in range(int(rng.integers(0, 3))):
         s_list.append(ego_s0 + rng.uniform(15, 60) * rng.choice([-1, 1]))
         kinds.append(_vehicle_kind(rng))
         vs.append(rng.uniform(7, 13))
-    place(ego_route, s_list, kinds, vs)
+    if ego_lane_i == main.lanes - 1:
+        for ds in cyclists.pop(1):
+            s_list.append(ego_s0 + ds)
+            kinds.append("cyclist")
+            vs.append(rng.uniform(4.0, 6.5))
+    place(ego_route, s_list, kinds, vs, keep_right)
     ego = next(a for a in pop.agents if a.kind == "ego")
 
     # --- pedestrians: crossing, walking, standing -------------------------------------
@@ -217,14 +242,6 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
                           build_agent("pedestrian", rng, moving=not standing), xy, yaw,
                           np.full(F, speed)))
 
-    # --- cyclists ---------------------------------------------------------------------
-    for _ in range(int(rng.integers(1, 4))):
-        direction = int(rng.choice([-1, 1]))
-        path = bike_lane(layout, 0, direction)
-        s_ego = path.project(ego.xy[0][None])[0][0]
-        route = route_for(path, f"bike{direction}")
-        place(route, [s_ego + rng.uniform(-30, 60)], ["cyclist"], [rng.uniform(4.0, 6.5)])
-
     # --- other traffic: both directions of every road, and turns at the junction ------
     red = times[-1] * rng.uniform(0.6, 3.0)
     for k, road in enumerate(layout.roads):
@@ -235,10 +252,16 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
                 path = lane(layout, k, direction, i)
                 route = route_for(path, f"r{k}{direction}{i}", stopline_red=red if k == 1 else None)
                 ref = path.project((layout.junction if k == 1 else ego.xy[0])[None])[0][0]
-                n = int(rng.integers(1, 5))
-                s_list = list(ref + rng.uniform(-70, 90, n))
-                place(route, s_list, [_vehicle_kind(rng) for _ in range(n)],
-                      [rng.uniform(7, 13) for _ in range(n)])
+                n = int(rng.integers(2, 6))
+                s_list = list(ref - 70 + _spaced(rng, n, 160.0, 14.0))
+                kinds = [_vehicle_kind(rng) for _ in range(n)]
+                vs = [rng.uniform(7, 13) for _ in range(n)]
+                if k == 0 and i == road.lanes - 1:
+                    for ds in cyclists.pop(direction, []):
+                        s_list.append(ref + ds)
+                        kinds.append("cyclist")
+                        vs.append(rng.uniform(4.0, 6.5))
+                place(route, s_list, kinds, vs, keep_right)
     if layout.junction is not None:
         for _ in range(int(rng.integers(1, 4))):
             direction = int(rng.choice([-1, 1]))
@@ -255,10 +278,19 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
     return ego, others
 
 
+def _spaced(rng: np.random.Generator, n: int, span: float, gap: float) -> np.ndarray:
+    """``n`` sorted positions in [0, span) at least ``gap`` apart (fewer if they do not fit)."""
+    n = min(n, int(span // gap))
+    free = span - n * gap
+    return np.sort(rng.uniform(0, free, n)) + gap * np.arange(n)
+
+
 def _vehicle_kind(rng: np.random.Generator, bus: bool = True) -> str:
     r = rng.random()
-    if r < 0.78:
+    if r < 0.74:
         return "car"
+    if r < 0.79:
+        return "motorcyclist"
     if r < 0.9 or not bus:
         return "truck"
     return "bus"

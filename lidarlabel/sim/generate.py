@@ -42,10 +42,12 @@ def gt_path_for(scene_path: str | Path) -> Path:
 
 
 def box_attributes(sim: Simulation, agent_index: int, frame: int) -> dict[str, bool]:
-    """The nuScenes attribute of an agent in one frame, as ``{name: True}``."""
+    """The nuScenes attribute of an agent in one frame, as ``{name: True}`` (cones: none)."""
     a = sim.agents[agent_index]
-    if a.kind == "cyclist":
+    if a.kind in ("cyclist", "motorcyclist"):
         return {"cycle.with_rider": True}
+    if a.kind == "cone":
+        return {}
     if a.kind == "pedestrian":
         return {"pedestrian.moving" if a.speed[frame] > 0.2 else "pedestrian.standing": True}
     if a.parked:

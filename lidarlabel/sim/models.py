@@ -22,6 +22,8 @@ CATEGORY = {
     "bus": "vehicle.bus.rigid",
     "pedestrian": "human.pedestrian.adult",
     "cyclist": "vehicle.bicycle",
+    "motorcyclist": "vehicle.motorcycle",
+    "cone": "movable_object.trafficcone",
 }
 
 
@@ -35,7 +37,7 @@ class AgentModel:
 def build_agent(kind: str, rng: np.random.Generator, moving: bool = True) -> AgentModel:
     """A randomised model of ``kind`` (one of :data:`CATEGORY`)."""
     builders = {"car": _car, "truck": _truck, "bus": _bus, "pedestrian": _pedestrian,
-                "cyclist": _cyclist}
+                "cyclist": _cyclist, "motorcyclist": _motorcyclist, "cone": _cone}
     mesh = builders[kind](rng, moving) if kind in ("pedestrian", "cyclist") else builders[kind](rng)
     lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
     shift = np.eye(4)
@@ -193,6 +195,50 @@ def _cyclist(rng: np.random.Generator, moving: bool) -> Mesh:
     head_c = shoulder + torso_dir / np.linalg.norm(torso_dir) * 0.22
     parts.append(ellipsoid(head_c, (0.11, 0.09, 0.12), "skin", rings=5, segments=8))
     return Mesh.concat(parts)
+
+
+def _motorcyclist(rng: np.random.Generator) -> Mesh:
+    """A motorcycle (wheels, engine block, tank, seat, fork, bar) with its rider."""
+    wr, wb = rng.uniform(0.3, 0.34), rng.uniform(1.35, 1.5)
+    paint = _paint(rng)
+    xf, xr = wb / 2, -wb / 2
+    parts = [cylinder((x, -0.065, wr), (x, 0.065, wr), wr, "tyre", segments=14) for x in (xf, xr)]
+    parts.append(box((0.0, 0, wr + 0.05), (0.6, 0.34, 0.38), "metal_pole"))  # engine
+    parts.append(loft([chamfered_rect(0.55, 0.34, 0.1, 0.18), chamfered_rect(0.5, 0.26, 0.1, 0.15)],
+                      [wr + 0.3, wr + 0.52], "car_paint", paint))  # tank
+    parts.append(box((-0.3, 0, wr + 0.45), (0.7, 0.28, 0.1), "cloth", (0.05, 0.05, 0.05)))  # seat
+    bar = np.array([xf - 0.2, 0, wr + 0.75])
+    parts.append(cylinder((xf, 0, wr), bar, 0.035, "metal_pole", segments=6))  # fork
+    parts.append(cylinder(bar + (0, -0.36, 0), bar + (0, 0.36, 0), 0.02, "metal_pole", segments=5))
+    parts.append(box((xf - 0.1, 0, wr + 0.6), (0.12, 0.22, 0.2), "lamp"))
+    parts.append(box((xr - 0.02, 0, wr + 0.35), (0.04, 0.2, 0.14), "license_plate"))
+    cloth = np.clip(rng.uniform(0.02, 0.5, 3), 0, 1).astype(np.float32)
+    hip = np.array([-0.3, 0, wr + 0.55])
+    for side in (-1, 1):
+        knee = np.array([0.1, side * 0.2, wr + 0.55])
+        peg = np.array([-0.05, side * 0.18, wr + 0.1])
+        parts.append(cylinder(hip + (0, side * 0.1, 0), knee, 0.075, "cloth", cloth, segments=6))
+        parts.append(cylinder(knee, peg, 0.06, "cloth", cloth, segments=6))
+    shoulder = hip + (0.25, 0, 0.47)
+    parts.append(cylinder(hip, shoulder, 0.16, "cloth", cloth, segments=8, radius1=0.18))
+    for side in (-1, 1):
+        parts.append(cylinder(shoulder + (0, side * 0.19, 0), bar + (0, side * 0.32, 0), 0.045,
+                              "cloth", cloth, segments=6))
+    helmet = (0.1, 0.1, 0.1) if rng.random() < 0.5 else (0.85, 0.85, 0.85)
+    parts.append(ellipsoid(shoulder + (0.06, 0, 0.24), (0.14, 0.12, 0.14), "car_paint", helmet,
+                           rings=5, segments=8))
+    return Mesh.concat(parts)
+
+
+def _cone(rng: np.random.Generator) -> Mesh:
+    h = rng.uniform(0.5, 0.75)
+    base = box((0, 0, 0.015), (0.38, 0.38, 0.03), "cone", (0.1, 0.1, 0.1))
+    body = cylinder((0, 0, 0.03), (0, 0, h), 0.15, "cone", segments=10, radius1=0.03)
+    # reflective collar following the cone's taper (radius 0.15 -> 0.03 over the height)
+    band = cylinder((0, 0, 0.45 * h), (0, 0, 0.6 * h), 0.15 - 0.12 * 0.45 + 0.005,
+                    "license_plate", (0.95, 0.95, 0.95), segments=10,
+                    radius1=0.15 - 0.12 * 0.6 + 0.005)
+    return Mesh.concat([base, body, band])
 
 
 # --- street furniture (static background, object id -1) ----------------------------------

@@ -38,6 +38,7 @@ class SimConfig:
     cameras: bool = True
     width: int = 960
     azimuth_steps: int = 1800
+    range_noise: float = 0.02  # LiDAR range noise sigma (m)
     gt_range: float = 80.0  # boxes are labelled within this distance or when hit by >= 1 point
 
 
@@ -73,7 +74,8 @@ class Simulation:
         self._caster = RayCaster(self.static, origin)
         self._ground_heights(origin)
         self.agent_meshes = [a.model.mesh.with_object_id(i) for i, a in enumerate(self.agents)]
-        self.lidar = LidarSpec(beams=config.beams, azimuth_steps=config.azimuth_steps)
+        self.lidar = LidarSpec(beams=config.beams, azimuth_steps=config.azimuth_steps,
+                               range_noise=config.range_noise)
         self._lidar_dirs, self._lidar_ring = self.lidar.directions()
         self.cameras: list[CameraModel] = make_cameras(config.width) if config.cameras else []
         self._cam_rays = {c.name: pixel_rays(c) for c in self.cameras}

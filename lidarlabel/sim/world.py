@@ -164,7 +164,7 @@ def _road_mesh(layout: Layout, k: int) -> Ground:
     tris, strip = tris.reshape(-1, 3), strip.reshape(-1)
     mats = np.array([materials.ID[m] for m in strip_mat])[strip]
     # where a sidewalk strip lies inside another carriageway it is road surface
-    tri_inside = inside.reshape(-1)[tris].all(1)
+    tri_inside = inside.reshape(-1)[tris].any(1)
     mats = np.where(tri_inside, materials.ID["asphalt"], mats)
     area = np.linalg.norm(np.cross(verts[tris[:, 1]] - verts[tris[:, 0]],
                                    verts[tris[:, 2]] - verts[tris[:, 0]]), axis=1)
