@@ -191,31 +191,34 @@ def frame_labels(scene: SceneReader, doc: LabelDocument, frame: int, kin: dict) 
 def count_points(points: np.ndarray, world_from_sensor: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Points of a sweep inside each world box: (N, 3) sensor-frame points, (M, 7) boxes -> (M,).
 
-    Same rule as :func:`lidarlabel.core.boxes.count_points_in_boxes` (boundary
-    included), faster for one sweep against a few dozen boxes: the points are
-    rotated in float32 about the sensor origin (so large world coordinates keep
-    their precision), sorted once by binned x, and each box tests only the slice
-    of points within its radius along x.
+    Same rule and arithmetic as :func:`lidarlabel.core.boxes.count_points_in_boxes`
+    on ``transform_points(world_from_sensor, points)`` (boundary included; simulated
+    returns often lie exactly on a box face), faster for one sweep against a few
+    dozen boxes: candidates come from points sorted once by binned x (rotated in
+    float32 about the sensor origin), and only each box's candidates are moved to
+    the world in float64 and tested.
     """
-    b = np.asarray(boxes, dtype=float).reshape(-1, 7).copy()
+    b = np.asarray(boxes, dtype=float).reshape(-1, 7)
     if len(b) == 0 or len(points) == 0:
         return np.zeros(len(b), dtype=np.int64)
     T = np.asarray(world_from_sensor, dtype=float)
-    p = np.asarray(points, dtype=np.float32)[:, :3] @ T[:3, :3].T.astype(np.float32)
-    b[:, :3] -= T[:3, 3]
+    pts = np.asarray(points)[:, :3]
+    xs32 = pts.astype(np.float32) @ T[0, :3].astype(np.float32)  # world x minus the sensor's x
     # x in 2 cm bins as int16 (+-655 m; farther points clip to the ends and are
     # still tested exactly) so that the sort is numpy's linear-time radix sort
     res = 0.02
-    key = np.clip(np.floor(p[:, 0] / res), -32768, 32767).astype(np.int16)
+    key = np.clip(np.floor(xs32 / res), -32768, 32767).astype(np.int16)
     order = np.argsort(key, kind="stable")
-    xs = key[order]
+    keys = key[order]
+    cx = b[:, 0] - T[0, 3]
     radius = 0.5 * np.hypot(b[:, 3], b[:, 4])
-    lo = np.searchsorted(xs, np.clip(np.floor((b[:, 0] - radius) / res) - 1, -32768, 32767), side="left")
-    hi = np.searchsorted(xs, np.clip(np.floor((b[:, 0] + radius) / res) + 1, -32768, 32767), side="right")
+    lo = np.searchsorted(keys, np.clip(np.floor((cx - radius) / res) - 2, -32768, 32767), side="left")
+    hi = np.searchsorted(keys, np.clip(np.floor((cx + radius) / res) + 2, -32768, 32767), side="right")
     counts = np.zeros(len(b), dtype=np.int64)
     for k in range(len(b)):
         if hi[k] > lo[k]:
-            counts[k] = int(points_in_boxes(p[order[lo[k] : hi[k]]], b[k : k + 1]).sum())
+            cand = transform_points(T, pts[order[lo[k] : hi[k]]])
+            counts[k] = int(points_in_boxes(cand, b[k : k + 1]).sum())
     return counts
 
 
