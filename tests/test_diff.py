@@ -184,6 +184,22 @@ def test_iou_threshold_decides_whether_a_re_identified_box_is_matched():
     assert bev.summary["track_id_changed"] == 1
 
 
+def test_ignore_ids_matches_unrelated_documents_by_iou_only():
+    old = LabelDocument.new("s", "prelabel", "run1")
+    _track(old, "t1", "vehicle.car", 0)
+    _track(old, "t2", "vehicle.car", 10)
+    new = LabelDocument.new("s", "prelabel", "run2")  # a second run numbered its tracks the other way
+    _track(new, "t1", "vehicle.car", 10)
+    _track(new, "t2", "vehicle.car", 0)
+    by_id = diff_documents(old, new)
+    assert by_id.summary["geometry_changed"] == 20 and by_id.summary["unchanged"] == 0
+    by_iou = diff_documents(old, new, use_ids=False)
+    assert by_iou.summary["unchanged"] == 0 and by_iou.summary["geometry_changed"] == 0
+    assert by_iou.summary["track_id_changed"] == 20
+    assert {(e.kind, e.old_tracks, e.new_tracks) for e in by_iou.track_events} == {
+        ("relabel", ("t1",), ("t2",)), ("relabel", ("t2",), ("t1",))}
+
+
 def test_tolerances_are_configurable():
     old, new = known_pair()
     res = diff_documents(old, new, tolerances=Tolerances(center_m=0.001, size_m=0.001, yaw_deg=0.05))

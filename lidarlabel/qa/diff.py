@@ -211,17 +211,22 @@ def _merged_attrs(track_attrs: dict[str, Any], box_attrs: dict[str, Any]) -> dic
 
 def diff_documents(
     old: LabelDocument, new: LabelDocument, iou_threshold: float = 0.5,
-    tolerances: Tolerances | None = None, iou_kind: str = "3d",
+    tolerances: Tolerances | None = None, iou_kind: str = "3d", use_ids: bool = True,
 ) -> DiffResult:
-    """Compare two versions of one scene's labels box by box (see the module docstring)."""
+    """Compare two versions of one scene's labels box by box (see the module docstring).
+
+    Boxes are matched per frame by track id, then by Hungarian assignment on
+    ``iou_kind`` ("3d" or "bev") IoU >= ``iou_threshold``; ``use_ids=False``
+    matches by IoU only.
+    """
     tol = tolerances or Tolerances()
     fo, fn = flatten(old), flatten(new)
-    m = match_boxes(fo, fn, iou_threshold, iou_kind)
+    m = match_boxes(fo, fn, iou_threshold, iou_kind, use_ids)
     a, b = fo.geom[m.old_idx], fn.geom[m.new_idx]
     d_center = np.linalg.norm(b[:, :3] - a[:, :3], axis=1)
     d_size = np.abs(b[:, 3:6] - a[:, 3:6]).max(axis=1) if len(a) else np.zeros(0)
-    d_yaw = np.degrees(np.abs(yaw_difference(b[:, 6], a[:, 6]))) if len(a) else np.zeros(0)
-    geo = (d_center > tol.center_m) | (d_size > tol.size_m) | (d_yaw > tol.yaw_deg)
+    yaw_deg = np.degrees(yaw_difference(b[:, 6], a[:, 6])) if len(a) else np.zeros(0)
+    geo = (d_center > tol.center_m) | (d_size > tol.size_m) | (np.abs(yaw_deg) > tol.yaw_deg)
     iou = np.ones(len(a))
     if geo.any():
         iou[geo] = iou3d_pairs(a[geo], b[geo])
@@ -236,29 +241,36 @@ def diff_documents(
     changes: list[BoxChange] = []
     summary = dict.fromkeys(SUMMARY_KEYS, 0)
     other = {"keyframe_changed": 0, "source_changed": 0}
-    per_frame: dict[int, Counter] = defaultdict(Counter)
-    per_cat: dict[str, Counter] = defaultdict(Counter)
-    per_track: dict[str, dict[str, Any]] = {}
+    # (kind, frame, category, track key) of every counted box: aggregated once at the end
+    tally: list[tuple[str, int, str, str]] = []
+    track_cat: dict[str, str] = {}
+    new_ids: dict[str, set[str]] = defaultdict(set)
     events: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     accepted = kept = corrected = deleted = 0
-
-    def note(kind: str, frame: int, cat: str, key: str, key_cat: str) -> None:
-        per_frame[frame][kind] += 1
-        per_cat[cat][kind] += 1
-        t = per_track.setdefault(key, {"category": key_cat, "new_tracks": set()})
-        t[kind] = t.get(kind, 0) + 1
 
     for k, (i, j) in enumerate(zip(m.old_idx.tolist(), m.new_idx.tolist())):
         ob, nb = fo.boxes[i], fn.boxes[j]
         ot, nt = old.tracks[fo.tracks[i]], new.tracks[fn.tracks[j]]
         frame = nb.frame
+        key = ot.id
+        track_cat[key] = ot.category
+        new_ids[key].add(nt.id)
+        if (not geo[k] and ot.id == nt.id and ob.keyframe == nb.keyframe
+                and ob.source == nb.source and ot.category == nt.category
+                and ob.attributes == nb.attributes and ot.attributes == nt.attributes):  # fmt: skip
+            summary["unchanged"] += 1  # the common case, kept cheap
+            tally.append(("unchanged", frame, nt.category, key))
+            if ob.source == "prelabel":
+                accepted += 1
+                kept += 1
+            continue
         kinds: list[tuple[str, dict[str, Any]]] = []
         if geo[k]:
             kinds.append(("geometry_changed", {
                 "center_m": float(d_center[k]),
                 "center_delta": [float(v) for v in b[k, :3] - a[k, :3]],
                 "size_delta": [float(v) for v in b[k, 3:6] - a[k, 3:6]],
-                "yaw_deg": float(np.degrees(yaw_difference(b[k, 6], a[k, 6]))),
+                "yaw_deg": float(yaw_deg[k]),
             }))  # fmt: skip
         if ot.category != nt.category:
             kinds.append(("category_changed", {"before": ot.category, "after": nt.category}))
@@ -287,17 +299,15 @@ def diff_documents(
             else:
                 review, accepted = "accepted", accepted + 1
                 kept += nb.source == "prelabel"
-        key = ot.id
-        per_track.setdefault(key, {"category": ot.category, "new_tracks": set()})["new_tracks"].add(nt.id)
         if n_annot == 0:
             summary["unchanged"] += 1
-            note("unchanged", frame, nt.category, key, ot.category)
+            tally.append(("unchanged", frame, nt.category, key))
         for kind, det in kinds:
             if kind in summary:
                 summary[kind] += 1
             else:
                 other[kind] += 1
-            note(kind, frame, nt.category, key, ot.category)
+            tally.append((kind, frame, nt.category, key))
             changes.append(BoxChange(kind, frame, ot.id, nt.id, nt.category, a[k].copy(), b[k].copy(),
                                      float(iou[k]), det, review))  # fmt: skip
 
@@ -308,7 +318,8 @@ def diff_documents(
         if ob.source == "prelabel":
             review, deleted = "deleted", deleted + 1
         summary["removed"] += 1
-        note("removed", ob.frame, ot.category, ot.id, ot.category)
+        track_cat.setdefault(ot.id, ot.category)
+        tally.append(("removed", ob.frame, ot.category, ot.id))
         changes.append(BoxChange("removed", ob.frame, ot.id, None, ot.category, fo.geom[i].copy(), None,
                                  None, {"source": ob.source}, review))  # fmt: skip
     added_by_source: Counter = Counter()
@@ -317,14 +328,14 @@ def diff_documents(
         nt = new.tracks[fn.tracks[j]]
         added_by_source[nb.source] += 1
         summary["added"] += 1
-        note("added", nb.frame, nt.category, nt.id, nt.category)
+        track_cat.setdefault(nt.id, nt.category)
+        tally.append(("added", nb.frame, nt.category, nt.id))
         changes.append(BoxChange("added", nb.frame, None, nt.id, nt.category, None, fn.geom[j].copy(),
                                  None, {"source": nb.source}))  # fmt: skip
 
     changes.sort(key=lambda c: (c.frame, CHANGE_KINDS.index(c.kind), c.track))
     track_events = _group_events(events, new_of, old_of)
-    for t in per_track.values():
-        t["new_tracks"] = sorted(t["new_tracks"])
+    per_frame, per_cat, per_track = _aggregate(tally, track_cat, new_ids)
     prelabel_total = int(sum(1 for bx in fo.boxes if bx.source == "prelabel"))
     review = PrelabelReview(prelabel_total, accepted, kept, corrected, deleted,
                             added_by_source.get("human", 0), dict(added_by_source))  # fmt: skip
@@ -332,10 +343,27 @@ def diff_documents(
         scene=new.scene, old_version=old.version.id, new_version=new.version.id,
         iou_threshold=iou_threshold, tolerances=tol, num_old_boxes=len(fo), num_new_boxes=len(fn),
         summary=summary, other_counts=other, changes=changes, track_events=track_events,
-        per_frame={f: dict(c) for f, c in per_frame.items()},
-        per_track=per_track, per_category={c: dict(v) for c, v in sorted(per_cat.items())},
+        per_frame=per_frame, per_track=per_track, per_category=per_cat,
         review=review, matched_iou=iou,
     )  # fmt: skip
+
+
+def _aggregate(
+    tally: list[tuple[str, int, str, str]], track_cat: dict[str, str], new_ids: dict[str, set[str]]
+) -> tuple[dict[int, dict[str, int]], dict[str, dict[str, int]], dict[str, dict[str, Any]]]:
+    """Counts per frame, per category and per track from (kind, frame, category, track) rows."""
+    per_frame: dict[int, dict[str, int]] = defaultdict(dict)
+    per_cat: dict[str, dict[str, int]] = defaultdict(dict)
+    per_track: dict[str, dict[str, Any]] = {
+        key: {"category": cat, "new_tracks": sorted(new_ids.get(key, ()))} for key, cat in track_cat.items()
+    }
+    for (kind, frame), n in Counter((r[0], r[1]) for r in tally).items():
+        per_frame[frame][kind] = n
+    for (kind, cat), n in Counter((r[0], r[2]) for r in tally).items():
+        per_cat[cat][kind] = n
+    for (kind, key), n in Counter((r[0], r[3]) for r in tally).items():
+        per_track[key][kind] = n
+    return dict(sorted(per_frame.items())), dict(sorted(per_cat.items())), per_track
 
 
 def _group_events(

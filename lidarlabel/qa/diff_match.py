@@ -65,8 +65,14 @@ class Matching:
     hungarian_iou: np.ndarray  # IoU of the IoU-matched pairs (by_id False), NaN for id pairs
 
 
-def match_boxes(old: FlatBoxes, new: FlatBoxes, iou_threshold: float = 0.5, iou_kind: str = "3d") -> Matching:
+def match_boxes(
+    old: FlatBoxes, new: FlatBoxes, iou_threshold: float = 0.5, iou_kind: str = "3d",
+    use_ids: bool = True,
+) -> Matching:
     """Match boxes frame by frame: same track id and frame first, then IoU >= ``iou_threshold``.
+
+    With ``use_ids=False`` the id stage is skipped (for documents whose ids are
+    unrelated, such as two pre-label runs).
 
     The IoU stage solves one assignment (Hungarian, maximising total IoU) per
     frame over the boxes the id stage left, so a box whose track id changed
@@ -75,7 +81,9 @@ def match_boxes(old: FlatBoxes, new: FlatBoxes, iou_threshold: float = 0.5, iou_
     if iou_kind not in ("3d", "bev"):
         raise ValueError(f"iou_kind must be '3d' or 'bev', got {iou_kind!r}")
     iou_fn = iou3d_matrix if iou_kind == "3d" else bev_iou_matrix
-    old_key = {(t, int(f)): i for i, (t, f) in enumerate(zip(old.tracks, old.frame.tolist()))}
+    old_key = (
+        {(t, int(f)): i for i, (t, f) in enumerate(zip(old.tracks, old.frame.tolist()))} if use_ids else {}
+    )
     pairs_o: list[int] = []
     pairs_n: list[int] = []
     new_left: list[int] = []

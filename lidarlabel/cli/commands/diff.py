@@ -52,6 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="IoU needed to match boxes whose track id changed (default 0.5)")
     parser.add_argument("--iou-kind", choices=("3d", "bev"), default="3d",
                         help="IoU used for matching (default 3d)")
+    parser.add_argument("--ignore-ids", action="store_true",
+                        help="match by IoU only (for documents with unrelated track ids)")
     parser.add_argument("--center-tol", type=_nonneg, default=0.01, metavar="M",
                         help="centre move counted as a geometry change, metres (default 0.01)")
     parser.add_argument("--size-tol", type=_nonneg, default=0.01, metavar="M",
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if args.html and not Path(args.html).resolve().parent.is_dir():
         raise InputError(f"{args.html}: the folder {Path(args.html).parent} does not exist")
     tol = Tolerances(args.center_tol, args.size_tol, args.yaw_tol)
-    result = diff_documents(old, new, args.iou, tol, args.iou_kind)
+    result = diff_documents(old, new, args.iou, tol, args.iou_kind, not args.ignore_ids)
     if args.html:
         write_bytes_atomic(args.html, diff_report_html(result, args.old, args.new).encode("utf-8"))
     failed = has_failures(result, args.fail_on) if args.fail_on else []
