@@ -14,7 +14,7 @@ import pytest
 from lidarlabel.errors import InputError
 from lidarlabel.io.scene import SceneReader
 from lidarlabel.prelabel import ray_executor
-from lidarlabel.prelabel.ray_executor import RayExecutor, SceneTask, TaskLostError
+from lidarlabel.prelabel.ray_executor import RayExecutor, SceneJob, TaskLostError
 from tests.conftest import make_tiny_scene
 
 pytestmark = pytest.mark.timeout(240)
@@ -66,7 +66,7 @@ class DieOnceInWork:
 class DieOnceAfterPublish:
     """Runs the scene task, then kills the worker before it can report success (first attempt only)."""
 
-    task: SceneTask
+    task: SceneJob
     marker_dir: str
 
     def __call__(self, scene: str) -> dict:
@@ -101,10 +101,10 @@ def test_ray_outputs_identical_to_local_run(ray_cluster, scenes, tmp_path):
     local_out.mkdir()
     ray_out.mkdir()
     for s in scenes:
-        SceneTask(summarise, str(local_out))(str(s))
+        SceneJob(summarise, str(local_out))(str(s))
     with RayExecutor(num_cpus_per_task=1) as ex:
         assert ex.workers == 2
-        got = dict(ex.map(SceneTask(summarise, str(ray_out)), [str(s) for s in scenes]))
+        got = dict(ex.map(SceneJob(summarise, str(ray_out)), [str(s) for s in scenes]))
     assert sorted(got) == sorted(str(s) for s in scenes)
     for scene, res in got.items():
         assert not isinstance(res, BaseException), res
@@ -117,11 +117,11 @@ def test_ray_outputs_identical_to_local_run(ray_cluster, scenes, tmp_path):
 def test_rerun_skips_up_to_date_outputs_unless_forced(ray_cluster, scenes, tmp_path):
     items = [str(s) for s in scenes[:3]]
     with RayExecutor() as ex:
-        first = dict(ex.map(SceneTask(summarise, str(tmp_path)), items))
+        first = dict(ex.map(SceneJob(summarise, str(tmp_path)), items))
         stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
-        again = dict(ex.map(SceneTask(summarise, str(tmp_path)), items))
+        again = dict(ex.map(SceneJob(summarise, str(tmp_path)), items))
         assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
-        forced = dict(ex.map(SceneTask(summarise, str(tmp_path), skip_up_to_date=False), items))
+        forced = dict(ex.map(SceneJob(summarise, str(tmp_path), skip_up_to_date=False), items))
     assert all(r["skipped"] is False for r in first.values())
     assert all(r["skipped"] is True for r in again.values())
     assert all(r["skipped"] is False for r in forced.values())
@@ -132,7 +132,7 @@ def test_worker_killed_mid_scene_is_retried_and_output_written_once(ray_cluster,
     out, markers = tmp_path / "out", tmp_path / "markers"
     out.mkdir()
     markers.mkdir()
-    task = SceneTask(DieOnceInWork(str(markers)), str(out))
+    task = SceneJob(DieOnceInWork(str(markers)), str(out))
     with RayExecutor(max_retries=2) as ex:
         got = dict(ex.map(task, [str(s) for s in scenes]))
     assert all(not isinstance(r, BaseException) and r["skipped"] is False for r in got.values()), got
@@ -148,7 +148,7 @@ def test_worker_killed_after_publishing_does_not_write_again(ray_cluster, scenes
     out.mkdir()
     markers.mkdir()
     # skip_up_to_date=False (a forced re-run): only the run's own earlier publish may cause a skip
-    fn = DieOnceAfterPublish(SceneTask(summarise, str(out), skip_up_to_date=False), str(markers))
+    fn = DieOnceAfterPublish(SceneJob(summarise, str(out), skip_up_to_date=False), str(markers))
     with RayExecutor(max_retries=2) as ex:
         got = dict(ex.map(fn, [str(s) for s in scenes[:3]]))
     for s in scenes[:3]:
@@ -166,7 +166,7 @@ def test_bad_scene_is_reported_not_retried(ray_cluster, scenes, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     with RayExecutor(max_retries=3) as ex:
-        got = dict(ex.map(SceneTask(summarise, str(out)), [str(bad), str(scenes[0])]))
+        got = dict(ex.map(SceneJob(summarise, str(out)), [str(bad), str(scenes[0])]))
     assert isinstance(got[str(bad)], InputError)
     assert str(got[str(bad)]).startswith(f"{bad}: not a readable HDF5 scene")
     assert got[str(scenes[0])]["skipped"] is False

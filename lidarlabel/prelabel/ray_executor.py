@@ -7,7 +7,7 @@ declares its CPUs (``num_cpus_per_task``); a task whose worker process dies
 Ray, while an exception raised by ``fn`` (bad input) is not retried and comes
 back as the exception itself.
 
-Exactly-once outputs: wrap the per-scene work in :class:`SceneTask`. It
+Exactly-once outputs: wrap the per-scene work in :class:`SceneJob`. It
 reads the scene through :func:`lidarlabel.io.remote.local_copy`, lets the
 work write into a private temporary folder, and publishes the result with one
 atomic write (:func:`lidarlabel.io.remote.write_output_atomic`). A retried
@@ -23,11 +23,12 @@ reuses worker processes across tasks), not once per scene or frame.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -35,12 +36,14 @@ from typing import Any, TypeVar
 from lidarlabel.errors import InputError, LidarLabelError
 from lidarlabel.io import remote
 
-__all__ = ["RAY_MISSING", "RayExecutor", "SceneTask", "TaskLostError", "cached_detector", "output_name", "per_process"]
+__all__ = ["RAY_MISSING", "RayExecutor", "SceneJob", "TaskLostError", "cached_detector", "output_name", "per_process",
+           "prelabel_task", "publish_once"]
 
 RAY_MISSING = "the ray executor needs the optional extra: pip install 'lidarlabel[ray]'"
 
 T = TypeVar("T")
 R = TypeVar("R")
+Progress = Callable[[str, int, int], None]
 
 
 class TaskLostError(LidarLabelError):
@@ -84,18 +87,41 @@ def output_name(scene_url: str, suffix: str = ".json") -> str:
     return (base[:-3] if base.endswith(".h5") else base) + suffix
 
 
+def publish_once(
+    scene_url: str, out_url: str, work: Callable[[Path, Path], R], run_started: float,
+    skip_up_to_date: bool = True,
+) -> tuple[bool, R | None]:
+    """Run ``work(local_scene, local_out)`` and publish ``local_out`` to ``out_url`` atomically, once.
+
+    Returns ``(skipped, result)``. Skips (``(True, None)``) when ``out_url`` was
+    already written since ``run_started`` (POSIX seconds, taken by the driver
+    when the run began: an earlier attempt of this task whose worker died after
+    publishing) or, with ``skip_up_to_date``, when it is newer than the scene.
+    ``local_out`` is a private temporary path; if ``work`` leaves no file
+    there (a failure it reports in its result), nothing is published.
+    """
+    modified = remote.output_modified(out_url)
+    if modified is not None:
+        # S3 LastModified is truncated to whole seconds: there compare against the run's start second.
+        started = math.floor(run_started) if remote.is_remote(out_url) else run_started
+        if modified >= started or (skip_up_to_date and remote.output_is_up_to_date(scene_url, out_url)):
+            return True, None
+    with remote.local_copy(scene_url) as local, tempfile.TemporaryDirectory(prefix="lidarlabel-task-") as tmp:
+        local_out = Path(tmp) / output_name(out_url, "")
+        result = work(local, local_out)
+        if local_out.is_file():
+            remote.write_output_atomic(out_url, local_out.read_bytes())
+    return False, result
+
+
 @dataclass(frozen=True)
-class SceneTask:
-    """One scene -> one output, published atomically and at most once per run (picklable).
+class SceneJob:
+    """One scene -> one output in ``out_dir``, published atomically and at most once per run (picklable).
 
     ``work(local_scene: Path, local_out: Path) -> result`` reads a local scene
-    file and writes its output to ``local_out`` (a private temporary path);
-    the task then copies those bytes to ``out_dir/<scene stem><suffix>`` (a
-    folder or an object-store prefix) in one atomic write. ``skip_up_to_date``
-    skips scenes whose output is newer than the scene (re-runs); whatever it
-    says, an output already published since ``run_started`` (an earlier
-    attempt of this run whose worker died afterwards) is never written again.
-    Returns ``{"scene", "output", "skipped", "result"}``.
+    file and writes its output to ``local_out``; the job publishes it as
+    ``out_dir/<scene stem><suffix>`` (a folder or an object-store prefix) with
+    :func:`publish_once`. Returns ``{"scene", "output", "skipped", "result"}``.
     """
 
     work: Callable[[Path, Path], Any]
@@ -111,25 +137,67 @@ class SceneTask:
     def __call__(self, scene_url: str) -> dict[str, Any]:
         scene_url = os.fspath(scene_url)
         out = self.output_for(scene_url)
-        if self._already_published(scene_url, out):
-            return {"scene": scene_url, "output": out, "skipped": True, "result": None}
-        with remote.local_copy(scene_url) as local, tempfile.TemporaryDirectory(prefix="lidarlabel-task-") as tmp:
-            local_out = Path(tmp) / output_name(scene_url, self.suffix)
+
+        def work(local: Path, local_out: Path) -> Any:
             result = self.work(local, local_out)
             if not local_out.is_file():
                 raise InputError(f"{scene_url}: the per-scene work wrote no output")
-            remote.write_output_atomic(out, local_out.read_bytes())
-        return {"scene": scene_url, "output": out, "skipped": False, "result": result}
+            return result
 
-    def _already_published(self, scene_url: str, out: str) -> bool:
-        modified = remote.output_modified(out)
-        if modified is None:
-            return False
-        # S3 LastModified is truncated to whole seconds: there compare against the run's start second.
-        started = math.floor(self.run_started) if remote.is_remote(out) else self.run_started
-        if modified >= started:
-            return True
-        return self.skip_up_to_date and remote.output_is_up_to_date(scene_url, out)
+        skipped, result = publish_once(scene_url, out, work, self.run_started, self.skip_up_to_date)
+        return {"scene": scene_url, "output": out, "skipped": skipped, "result": result}
+
+
+def _detector_arg(name: str, options: dict[str, Any]) -> Any:
+    """A per-worker cached detector where the batch function takes instances, else its name."""
+    import inspect
+
+    from lidarlabel.prelabel import batch
+
+    ann = str(inspect.signature(batch.prelabel_document).parameters["detector"].annotation)
+    if "Detector" not in ann:
+        return name  # this batch version builds the detector itself, once per scene
+    det = cached_detector(name, **options.get("detector", {}))
+    if isinstance(getattr(det, "timings", None), dict):
+        det.timings = dict.fromkeys(det.timings, 0.0)  # per-scene stage timings, not cumulative
+    return det
+
+
+def prelabel_task(task: Any, run_started: float) -> Any:
+    """Pre-label one :class:`lidarlabel.prelabel.executors.SceneTask` on a worker; a ``SceneResult``.
+
+    ``task.scene`` and ``task.out`` may be local paths or URLs. The document is
+    published with :func:`publish_once`, so a retried task never writes twice;
+    messages name the URLs, never the worker's local copies.
+    """
+    from lidarlabel.prelabel import batch
+
+    def work(local: Path, local_out: Path) -> Any:
+        det = _detector_arg(task.detector, task.options)
+        res = batch.prelabel_scene(local, local_out, det, task.options)
+        if res.error:
+            res.error = res.error.replace(str(local_out), task.out).replace(str(local), task.scene)
+        return res
+
+    try:
+        skipped, res = publish_once(task.scene, task.out, work, run_started, skip_up_to_date=False)
+    except LidarLabelError as exc:
+        return batch.SceneResult(task.scene, task.out, ok=False, error=str(exc))
+    if skipped:  # an earlier attempt of this run published it, then its worker died
+        return _result_from_published(task)
+    res.scene, res.out = task.scene, task.out
+    return res
+
+
+def _result_from_published(task: Any) -> Any:
+    from lidarlabel.io.labels import load_document
+    from lidarlabel.prelabel import batch
+
+    with remote.local_copy(task.out, cache=False) as local:
+        doc = load_document(local)
+    frames = doc.frames()
+    return batch.SceneResult(task.scene, task.out, ok=True, frames=(max(frames) + 1) if frames else 0,
+                             tracks=len(doc.tracks), boxes=doc.num_boxes())
 
 
 class RayExecutor:
@@ -141,17 +209,22 @@ class RayExecutor:
     initialised in this process, that instance is used as it is.
     ``max_in_flight`` bounds the tasks submitted at once (default: 2 per
     cluster CPU), so a 10,000-scene batch does not queue 10,000 tasks up front.
+    ``runtime_env`` is Ray's per-task runtime environment (e.g. ``{"env_vars":
+    {...}}`` or ``{"pip": [...]}``); cluster nodes normally carry their own
+    storage credentials (instance roles), so none are forwarded implicitly.
     """
 
     name = "ray"
 
     def __init__(
         self,
+        workers: int | None = None,
         num_cpus_per_task: float = 1.0,
         address: str | None = None,
         max_retries: int = 3,
         num_cpus: int | None = None,
         max_in_flight: int | None = None,
+        runtime_env: dict[str, Any] | None = None,
     ) -> None:
         if num_cpus_per_task <= 0:
             raise InputError(f"--cpus-per-task: expected a positive number, got {num_cpus_per_task}")
@@ -160,11 +233,12 @@ class RayExecutor:
         self._ray = _import_ray()
         self.num_cpus_per_task = float(num_cpus_per_task)
         self.max_retries = int(max_retries)
+        self.runtime_env = runtime_env
         self._owns_ray = False
         if not self._ray.is_initialized():
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if address is None:
-                kwargs["num_cpus"] = num_cpus
+                kwargs["num_cpus"] = num_cpus or workers
             try:
                 self._ray.init(address=address, **kwargs)
             except (ConnectionError, ValueError, RuntimeError) as exc:
@@ -181,9 +255,11 @@ class RayExecutor:
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
         """Run ``fn(item)`` for every item; yield each ``(item, result or exception)`` on completion."""
         ray = self._ray
-        task = ray.remote(_call).options(
-            num_cpus=self.num_cpus_per_task, max_retries=self.max_retries, retry_exceptions=False
-        )
+        opts: dict[str, Any] = {"num_cpus": self.num_cpus_per_task, "max_retries": self.max_retries,
+                                "retry_exceptions": False}
+        if self.runtime_env:
+            opts["runtime_env"] = self.runtime_env
+        task = ray.remote(_call).options(**opts)
         fn_ref = ray.put(fn)
         todo = iter(items)
         pending: dict[Any, T] = {}
@@ -204,6 +280,24 @@ class RayExecutor:
             for ref in pending:  # interrupted (Ctrl-C, consumer stopped): cancel what is left
                 ray.cancel(ref, force=True)
 
+    def run(self, tasks: Sequence[Any], progress: Progress | None = None) -> Iterator[Any]:
+        """The :mod:`lidarlabel.prelabel.executors` interface: one ``SceneResult`` per task, as they finish.
+
+        ``progress(scene, frames, frames)`` is called once per finished scene
+        (frame-level progress stays on the worker).
+        """
+        from lidarlabel.prelabel.batch import SceneResult
+
+        run_started = time.time()
+        job = functools.partial(prelabel_task, run_started=run_started)
+        for task, res in self.map(job, tasks):
+            if isinstance(res, BaseException):
+                msg = str(res) if isinstance(res, LidarLabelError) else f"{task.scene}: {type(res).__name__}: {res}"
+                res = SceneResult(task.scene, task.out, ok=False, error=msg)
+            if progress:
+                progress(task.scene, res.frames, res.frames)
+            yield res
+
     def _outcome(self, ref: Any, item: Any) -> Any:
         ray = self._ray
         try:
@@ -214,10 +308,10 @@ class RayExecutor:
         except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                 ray.exceptions.ObjectLostError, ray.exceptions.OutOfMemoryError) as exc:
             return TaskLostError(
-                f"{item}: the worker died on all {self.max_retries + 1} attempts ({type(exc).__name__})"
+                f"{getattr(item, 'scene', item)}: the worker died on all {self.max_retries + 1} attempts ({type(exc).__name__})"
             )
         except ray.exceptions.TaskCancelledError:
-            return TaskLostError(f"{item}: the task was cancelled")
+            return TaskLostError(f"{getattr(item, 'scene', item)}: the task was cancelled")
 
     def close(self) -> None:
         """Shut down the Ray instance if this executor started it."""
