@@ -366,3 +366,17 @@ def test_sample_scene_round_trip_and_point_counts(tmp_path):
                 checked += 1
     assert checked > 500
     _compare(doc, import_scene(str(out), tmp_path / "back.h5", {}))
+
+
+def test_import_rejects_empty_garbage_and_unordered_records(tmp_path, real_payload):
+    p = tmp_path / "e.tfrecord"
+    p.write_bytes(b"")
+    with pytest.raises(InputError, match=r"e\.tfrecord: expected at least one Frame record"):
+        import_scene(str(p), tmp_path / "s.h5", {})
+    p.write_bytes(frame_record(b"\x0a\xff\xff\xff\xff\x0f"))  # a length far beyond the payload
+    with pytest.raises(InputError, match=r"e\.tfrecord: record 0: not a Waymo Frame protobuf"):
+        import_scene(str(p), tmp_path / "s.h5", {})
+    p.write_bytes(frame_record(real_payload) * 2)  # the same timestamp twice
+    with pytest.raises(InputError, match=r"e\.tfrecord: record 1: timestamp_micros: expected increasing"):
+        import_scene(str(p), tmp_path / "s.h5", {})
+    assert not (tmp_path / "s.h5").exists()
