@@ -380,3 +380,15 @@ def test_import_rejects_empty_garbage_and_unordered_records(tmp_path, real_paylo
     with pytest.raises(InputError, match=r"e\.tfrecord: record 1: timestamp_micros: expected increasing"):
         import_scene(str(p), tmp_path / "s.h5", {})
     assert not (tmp_path / "s.h5").exists()
+
+
+def test_import_rejects_nan_boxes(tmp_path, real_payload):
+    from lidarlabel.io.formats.waymo.proto import message_class
+
+    fr = message_class("Frame")()
+    fr.ParseFromString(real_payload)
+    fr.laser_labels[3].box.center_y = float("nan")
+    p = tmp_path / "nan.tfrecord"
+    p.write_bytes(frame_record(fr.SerializeToString()))
+    with pytest.raises(InputError, match=r"nan\.tfrecord: record 0: laser_labels\[3\]\.box: expected finite"):
+        import_scene(str(p), tmp_path / "s.h5", {})

@@ -228,7 +228,7 @@ def import_v1(src: str | Path, out_scene: Path, options: dict) -> LabelDocument 
                         img_ts[cname] = int(round(im.pose_timestamp * 1e6))
             pts = frame_points(fr, lidar_from_vehicle, where)
             w.add_frame(ts, pose, pts, images, img_ts)
-            _add_labels(doc, fr, fi, ts, pose)
+            _add_labels(doc, fr, fi, ts, pose, where)
             fi += 1
     return doc if doc.tracks else None
 
@@ -238,11 +238,14 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
     yield from rest
 
 
-def _add_labels(doc: LabelDocument, fr: Any, frame: int, ts: int, pose: np.ndarray) -> None:
+def _add_labels(doc: LabelDocument, fr: Any, frame: int, ts: int, pose: np.ndarray, where: str) -> None:
     if not len(fr.laser_labels):
         return
     veh = np.array([[lb.box.center_x, lb.box.center_y, lb.box.center_z, lb.box.length, lb.box.width,
                      lb.box.height, lb.box.heading] for lb in fr.laser_labels], dtype=float)
+    bad = np.nonzero(~np.isfinite(veh).all(axis=1))[0]
+    if len(bad):
+        raise InputError(f"{where}: laser_labels[{bad[0]}].box: expected finite numbers, got {veh[bad[0]].tolist()}")
     world = common.world_boxes_from_vehicle(pose, veh)
     world[:, 6] = normalize_yaw(world[:, 6])
     for k, lb in enumerate(fr.laser_labels):
@@ -253,8 +256,9 @@ def _add_labels(doc: LabelDocument, fr: Any, frame: int, ts: int, pose: np.ndarr
             track = doc.tracks[tid] = Track(tid, common.type_to_category(lb.type), attrs,
                                             extra={"waymo_type": common.TYPE_NAMES.get(lb.type, str(lb.type))})
         if frame in track.boxes:
-            raise InputError(f"{doc.scene}: frame {frame}: laser label id {tid!r} appears twice")
+            raise InputError(f"{where}: laser_labels[{k}].id: expected unique ids, {tid!r} appears twice")
         size = np.maximum(world[k, 3:6], 1e-3)  # our schema needs positive sizes
-        track.boxes[frame] = Box(frame, tuple(world[k, :3]), tuple(size), float(world[k, 6]), ts,
+        track.boxes[frame] = Box(frame, tuple(float(v) for v in world[k, :3]), tuple(float(v) for v in size),
+                                 float(world[k, 6]), ts,
                                  source="import", keyframe=True,
                                  num_lidar_pts=int(lb.num_lidar_points_in_box) if lb.HasField("num_lidar_points_in_box") else None)
