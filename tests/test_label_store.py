@@ -110,6 +110,28 @@ def test_drafts_are_kept_apart_and_offered_for_recovery(tmp_path):
     store.discard_draft()  # idempotent
 
 
+def test_a_recovered_draft_saves_as_a_clean_version(tmp_path):
+    store = LabelStore.for_scene(tmp_path / "scene.h5")
+    base = store.load(store.save(make_doc(), author="a").stem)
+    store.save_draft(base)
+    from lidarlabel.io.labels import load_document
+
+    recovered = load_document(store.draft_path)  # how the app opens a draft: as a plain file
+    path = store.save(recovered, author="a")
+    saved = json.loads(path.read_text())
+    assert "lidarlabel_draft" not in saved and saved["version"]["parent"] == base.version.id
+
+
+def test_an_invalid_document_writes_nothing(tmp_path):
+    store = LabelStore.for_scene(tmp_path / "scene.h5")
+    doc = make_doc()
+    b = doc.tracks["t0"].boxes[0]
+    doc.tracks["t0"].boxes[0] = b.with_array(np.r_[np.nan, 0, 0, 4, 2, 1.5, 0])
+    with pytest.raises(InputError, match="center"):
+        store.save(doc, author="a")
+    assert store.versions() == [] and not any(store.root.rglob("*.json"))
+
+
 def test_an_unchanged_draft_is_not_offered(tmp_path):
     store = LabelStore.for_scene(tmp_path / "scene.h5")
     store.save(make_doc(), author="a")

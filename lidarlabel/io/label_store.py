@@ -78,6 +78,13 @@ def labels_dir_for(scene_path: str | Path) -> Path:
     return p.parent / f"{p.stem}.labels"
 
 
+def _mkdir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create the label folder ({exc.strerror or exc})") from None
+
+
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -188,12 +195,13 @@ class LabelStore:
         """
         self._check_not_locked_by_other()
         new = doc.as_new_version(source, author)
+        new.extra.pop(_DRAFT_KEY, None)  # a draft loaded as a plain document carries its record
         vid = new.version.id
         if not _SAFE_ID.match(vid):  # new_version_id() always matches; guard the file name anyway
             raise InputError(f"{self.root}: version id {vid!r} is not a safe file name")
         data = new.to_dict()
         parse_document(data, f"{self.root}/versions/{vid}.json")  # never write what we cannot read
-        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        _mkdir(self.versions_dir)
         path = self.versions_dir / f"{vid}.json"
         write_json_atomic(path, data, overwrite=False)
         return path
@@ -254,7 +262,7 @@ class LabelStore:
         self._check_not_locked_by_other()
         data = doc.to_dict()
         data[_DRAFT_KEY] = {"saved_ns": time.time_ns(), "base_version": doc.version.id}
-        self.draft_path.parent.mkdir(parents=True, exist_ok=True)
+        _mkdir(self.draft_path.parent)
         write_json_atomic(self.draft_path, data, overwrite=True)
         return self.draft_path
 
@@ -315,10 +323,13 @@ class LabelStore:
         A lock left by a dead process on this host is taken over. A lock file
         written on another host is respected until that host removes it.
         """
-        self.root.mkdir(parents=True, exist_ok=True)
+        _mkdir(self.root)
         path = self.lock_path
         for _ in range(20):
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise InputError(f"{path}: cannot open the lock file ({exc.strerror or exc})") from None
             if fcntl is not None and not _flock_briefly(fd):
                 os.close(fd)
                 raise LockError(self._holder_message(self._read_lock_info()))
