@@ -217,17 +217,3 @@ def test_truncated_lidar_file_and_unknown_scene_are_clear_errors(exported, tmp_p
     err = capsys.readouterr().err
     assert lidar.name in err and "20 bytes per point" in err
     assert not (tmp_path / "x.h5").exists()
-
-
-def test_fast_box_count_equals_the_core_inside_test():
-    from lidarlabel.core.boxes import points_in_boxes
-    from lidarlabel.io.formats.nuscenes_common import count_in_boxes
-
-    rng = np.random.default_rng(11)
-    for _ in range(5):
-        pts = np.c_[rng.uniform(-30, 30, (30000, 2)), rng.uniform(-2, 2, 30000)]
-        boxes = np.c_[rng.uniform(-25, 25, (40, 2)), rng.uniform(-1, 1, 40), rng.uniform(0.3, 9, (40, 3)),
-                      rng.uniform(-4, 4, 40)]
-        boxes[0, :2] = pts[0, :2]  # a box centred on a point
-        np.testing.assert_array_equal(count_in_boxes(pts, boxes), points_in_boxes(pts, boxes).sum(axis=1))
-    assert count_in_boxes(np.zeros((0, 3)), boxes).tolist() == [0] * 40

@@ -67,32 +67,6 @@ def quarter_turn(ego_from_lidar: np.ndarray, target_yaw: float) -> np.ndarray:
     return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]], dtype=float)
 
 
-def count_in_boxes(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Points inside each box: (N, 3+) points, (M, 7) boxes in the same frame -> (M,) int64.
-
-    Same inside test as :func:`lidarlabel.core.boxes.points_in_boxes` (boundary included),
-    run only on the points whose x lies within a box's bounding radius (one sort per sweep),
-    which is what makes 50 boxes on a 120k-point sweep cost milliseconds.
-    """
-    from lidarlabel.core.boxes import points_in_boxes
-
-    b = np.asarray(boxes, dtype=float).reshape(-1, 7)
-    out = np.zeros(len(b), dtype=np.int64)
-    if len(b) == 0 or len(points) == 0:
-        return out
-    pts = np.asarray(points)[:, :3]
-    pts = pts[np.argsort(pts[:, 0].astype(np.float32))]  # sorted by x; each box then reads one slice
-    xs = pts[:, 0]
-    r = 0.5 * np.hypot(b[:, 3], b[:, 4]) + 1e-3
-    lo = np.searchsorted(xs, b[:, 0] - r, side="left")
-    hi = np.searchsorted(xs, b[:, 0] + r, side="right")
-    for k in range(len(b)):
-        cand = pts[lo[k]:hi[k]]
-        cand = cand[np.abs(cand[:, 1] - b[k, 1]) <= r[k]]
-        out[k] = int(points_in_boxes(cand, b[k : k + 1]).sum())
-    return out
-
-
 def write_unsynced(path, data: bytes) -> None:
     """Write ``data`` to a temporary sibling and rename it into place (never half a file at ``path``).
 

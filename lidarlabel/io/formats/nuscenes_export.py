@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from lidarlabel.core.boxes import count_points_in_boxes
 from lidarlabel.core.labels import Box, LabelDocument, Track
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.core.transforms import compose, pose_matrix, pose_to_quat, transform_points
@@ -28,7 +29,6 @@ from lidarlabel.io.formats.nuscenes_common import (
     TABLES,
     TRACKING_CLASSES,
     VISIBILITY,
-    count_in_boxes,
     quarter_turn,
     token,
     write_unsynced,
@@ -202,7 +202,7 @@ def export_nuscenes(scene: SceneReader, doc: LabelDocument, out_dir: Path, optio
             sample_data.append(rec)
 
         ids, boxes = ids_by_frame[i]
-        counts = count_in_boxes(transform_points(scene.world_from_lidar(i), pts[:, :3]), boxes)
+        counts = count_points_in_boxes(transform_points(scene.world_from_lidar(i), pts[:, :3]), boxes)
         for tid, n in zip(ids, counts):
             track = doc.tracks[tid]
             box = track.boxes[i]
