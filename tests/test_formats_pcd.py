@@ -108,7 +108,7 @@ def test_lzf_decoder_inverts_compression(seed):
 
 
 def test_lzf_decoder_reads_liblzf_output():
-    lzf = pytest.importorskip("lzf", reason="reference liblzf binding (python-neo-lzf) not installed")
+    import lzf  # python-neo-lzf, a dependency: the reference liblzf binding
     data = np.random.default_rng(5).normal(size=20000).astype("f4").tobytes() + b"\x07" * 5000
     assert _lzf_decompress_py(lzf.compress(data), len(data)) == data
 
@@ -254,3 +254,18 @@ def test_cli_imports_kitti_bins_and_reports_a_bad_header(tmp_path, shared_data, 
     assert main(["import", "pcd", str(bad), "--out", str(tmp_path / "b.h5")]) == 1
     err = capsys.readouterr().err
     assert "bad.pcd: SIZE: expected 3 values" in err and "Traceback" not in err
+
+
+def test_cli_passes_a_poses_file_to_the_folder_import(tmp_path):
+    from lidarlabel.cli import main
+
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "clouds"
+    folder.mkdir()
+    for k in range(3):
+        write_pcd(folder / f"{k}.pcd", _cloud(rng, 50), "binary")
+    poses = tmp_path / "poses.txt"
+    poses.write_text("".join(f"1 0 0 {5 * i} 0 1 0 {i} 0 0 1 0\n" for i in range(3)))
+    assert main(["import", "pcd", str(folder), "--out", str(tmp_path / "s.h5"), "--poses", str(poses)]) == 0
+    with SceneReader.open(tmp_path / "s.h5") as s:
+        assert s.ego_poses[:, :2, 3].tolist() == [[0.0, 0.0], [5.0, 1.0], [10.0, 2.0]]

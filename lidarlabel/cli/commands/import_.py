@@ -40,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "all frames of one scene must share one calibration")
     parser.add_argument("--frame-rate", dest="frame_rate_hz", type=float, default=10.0,
                         help="frames per second when the source has no timestamps (kitti, pcd; default 10)")
+    parser.add_argument("--poses", help="pcd: text file of world_from_ego poses, one line per cloud "
+                        "(12 or 16 numbers, row-major); default: each cloud's VIEWPOINT or identity")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing scene / label file")
     parser.add_argument("--json", action="store_true", help="print one JSON object with what was written")
 
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         if p.exists() and not args.overwrite:
             raise InputError(f"{p}: already exists; pass --overwrite to replace it")
     options = {"sources": list(args.src), "scene": args.scene, "version": args.ds_version,
-               "frame_rate_hz": args.frame_rate_hz,
+               "frame_rate_hz": args.frame_rate_hz, "poses": args.poses,
                "frames": [f.strip() for f in args.frames.split(",") if f.strip()] if args.frames else None}
     try:
         doc = mod.import_scene(args.src[0], out, options)
