@@ -128,13 +128,14 @@ def test_scene_checks_find_empty_boxes_and_frames_beyond_the_scene(tiny_scene):
         f: Box(f, (float(dense[0]), float(dense[1]), float(dense[2])), (11.0, 2.9, 3.5), 0.0,
                int(times[f])) for f in range(1)})  # fmt: skip
     doc.tracks["empty"] = Track("empty", "vehicle.car", {}, {
-        f: Box(f, (400.0, 0.0, 0.0), (4.5, 1.9, 1.6), 0.0, int(times[f])) for f in range(5)})  # fmt: skip
+        f: Box(f, (400.0, 0.0, 0.0), (4.5, 1.9, 1.6), 0.0, int(times[f])) for f in range(2, 5)})  # fmt: skip
     doc.tracks["late"] = Track("late", "vehicle.car", {}, {7: Box(7, (400.0, 9.0, 0.0), (4.5, 1.9, 1.6), 0.0)})
     with SceneReader.open(tiny_scene) as scene:
         res = lint_document(doc, scene=scene)
     found = {(f.check, f.track): f for f in res.findings}
     assert set(found) == {("no_lidar_points", "empty"), ("frame_out_of_range", "late")}
-    assert found[("no_lidar_points", "empty")].details["frames"] == [0, 1, 2, 3, 4]
+    assert found[("no_lidar_points", "empty")].details["frames"] == [2, 3, 4]
+    assert found[("no_lidar_points", "empty")].frame == 2
     assert found[("frame_out_of_range", "late")].severity == "error"
 
 

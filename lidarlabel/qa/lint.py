@@ -136,6 +136,7 @@ def lint_document(
     limits: dict[str, dict[str, Any]] | None = None,
     scene: Any = None,
     min_overlap: float = 0.25,
+    progress: bool = False,
 ) -> LintResult:
     """Run every check on ``doc``; with an open ``scene`` (SceneReader) also the point checks.
 
@@ -150,7 +151,7 @@ def lint_document(
     raw += motion + check_sizes(doc, limits, ontology) + check_overlaps(doc, min_overlap)
     raw += check_gaps(doc)
     if scene is not None:
-        raw += check_points(doc, scene)
+        raw += check_points(doc, scene, progress)
     if skipped:
         raw.append({"check": "kinematics_skipped", "severity": "info", "track": None, "frame": None,
                     "category": None, "details": {"tracks": skipped},

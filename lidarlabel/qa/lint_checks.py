@@ -218,15 +218,20 @@ def check_overlaps(doc: LabelDocument, min_overlap: float = 0.25) -> list[dict[s
     return out
 
 
-def check_points(doc: LabelDocument, scene: Any) -> list[dict[str, Any]]:
+def check_points(doc: LabelDocument, scene: Any, progress: bool = False) -> list[dict[str, Any]]:
     """Boxes with no LiDAR point inside, and boxes in frames the scene does not have.
 
-    ``scene`` is an open :class:`~lidarlabel.io.scene.SceneReader`.
+    ``scene`` is an open :class:`~lidarlabel.io.scene.SceneReader`; ``progress``
+    shows a bar on stderr (when it is a terminal) while frames are read.
     """
+    from tqdm import tqdm
+
     out = []
     empty: dict[str, list[int]] = {}
     n = int(scene.num_frames)
-    for f in doc.frames():
+    frames = doc.frames()
+    for f in tqdm(frames, desc="lint: LiDAR points", unit="frame", disable=None if progress else True,
+                  leave=False):
         ids, boxes = doc.frame_boxes(f)
         if f >= n:
             for tid in ids:
@@ -239,7 +244,7 @@ def check_points(doc: LabelDocument, scene: Any) -> list[dict[str, Any]]:
         for tid, c in zip(ids, counts):
             if c == 0:
                 empty.setdefault(tid, []).append(f)
-    for tid, frames in empty.items():
-        out.append(_finding("no_lidar_points", "warning", doc.tracks[tid], frames[0],
-                            f"no LiDAR point inside the box in {len(frames)} frame(s)", frames=frames))
+    for tid, hit in empty.items():
+        out.append(_finding("no_lidar_points", "warning", doc.tracks[tid], hit[0],
+                            f"no LiDAR point inside the box in {len(hit)} frame(s)", frames=hit))
     return out

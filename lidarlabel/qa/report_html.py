@@ -118,7 +118,10 @@ def diff_report_html(result: DiffResult, old_name: str = "old", new_name: str = 
              ["boxes added by hand", r["added_by_hand"]],
              ["added boxes by source", ", ".join(f"{k}: {v}" for k, v in r["added_by_source"].items()) or "-"],
          ]),
-         "<h2>IoU of matched boxes</h2>", _histogram_svg(result.matched_iou),
+         "<h2>IoU of matched boxes whose geometry changed</h2>",
+         _histogram_svg(result.matched_iou[result.matched_iou < 1.0]),
+         f"<p>{int(np.count_nonzero(result.matched_iou >= 1.0))} matched boxes within tolerance "
+         f"(IoU 1) are not shown.</p>",
          "<h2>Changes per frame</h2>", _per_frame_svg(result)]  # fmt: skip
     cat_kinds = ["unchanged", *CHANGE_KINDS]
     s += ["<h2>Per category</h2>", _table(

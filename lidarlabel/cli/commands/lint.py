@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         if scene is not None and scene.scene_id != doc.scene:
             raise InputError(f"{args.labels}: scene: expected {scene.scene_id!r} (the scene of "
                              f"{args.scene}), got {doc.scene!r}")
-        result = lint_document(doc, ontology, limits, scene, args.overlap)
+        result = lint_document(doc, ontology, limits, scene, args.overlap, progress=True)
     failing = []
     if args.fail_on:
         worst = SEVERITIES.index(args.fail_on)
