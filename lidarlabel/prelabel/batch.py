@@ -17,7 +17,7 @@ import numpy as np
 
 from lidarlabel.core.boxes import count_points_in_boxes
 from lidarlabel.core.labels import Box, LabelDocument, Track
-from lidarlabel.prelabel.detector import FrameData, make_detector
+from lidarlabel.prelabel.detector import Detector, FrameData, make_detector
 from lidarlabel.prelabel.refine import RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import Tracker, TrackerOptions
 
@@ -58,20 +58,26 @@ def up_to_date(scene_path: str | Path, out_path: str | Path) -> bool:
 
 
 def prelabel_document(
-    scene_path: str | Path, detector: str = "geometric", options: dict[str, Any] | None = None,
+    scene_path: str | Path, detector: str | Detector = "geometric", options: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[LabelDocument, dict[str, float]]:
     """Pre-label a scene in memory: the document (world frame) and seconds per stage.
 
-    ``options``: ``{"detector": {...}, "tracker": {...}, "refine": {...}}`` keyword
-    options of each stage. ``progress(done, total)`` is called after each frame.
+    ``detector``: a name (built with ``options["detector"]``) or a ready
+    :class:`~lidarlabel.prelabel.detector.Detector` (e.g. cached per worker; its
+    ``timings`` are read as they are). ``options``: ``{"detector": {...},
+    "tracker": {...}, "refine": {...}}`` keyword options of each stage.
+    ``progress(done, total)`` is called after each frame.
     """
     from lidarlabel.io.scene import SceneReader
 
     opts = options or {}
-    det = make_detector(detector, **opts.get("detector", {}))
+    det = make_detector(detector, **opts.get("detector", {})) if isinstance(detector, str) else detector
     tracker = Tracker(TrackerOptions(**opts.get("tracker", {})))
-    refine_opts = RefineOptions(**opts.get("refine", {}))
+    refine_kw = dict(opts.get("refine", {}))
+    refine_kw.setdefault("reclassify", det.name == "geometric")  # other detectors know their classes
+    refine_opts = RefineOptions(**refine_kw)
+    start_timings = dict(det.timings)
     timings: dict[str, float] = {"read": 0.0, "track": 0.0, "refine": 0.0, "count": 0.0}
     with SceneReader.open(scene_path) as scene:
         F = scene.num_frames
@@ -95,7 +101,7 @@ def prelabel_document(
         refined = [r for r in (refine_track(rec, scene.timestamps_us, refine_opts)
                                for rec in tracker.finish()) if r is not None]
         timings["refine"] += time.perf_counter() - t0
-        doc = LabelDocument.new(scene.scene_id, source="prelabel", author=f"{AUTHOR}/{detector}")
+        doc = LabelDocument.new(scene.scene_id, source="prelabel", author=f"{AUTHOR}/{det.name}")
         t0 = time.perf_counter()
         per_frame: dict[int, list[tuple[str, np.ndarray]]] = {}
         for r in refined:
@@ -116,12 +122,12 @@ def prelabel_document(
                                num_lidar_pts=counts.get((r.id, f), 0)).with_array(b)
             doc.tracks[r.id] = Track(r.id, r.category, {}, boxes)
     for k, v in det.timings.items():
-        timings[k] = v
+        timings[k] = v - start_timings.get(k, 0.0)
     return doc, timings
 
 
 def prelabel_scene(
-    scene_path: str | Path, out_path: str | Path, detector: str = "geometric",
+    scene_path: str | Path, out_path: str | Path, detector: str | Detector = "geometric",
     options: dict[str, Any] | None = None, progress: Callable[[int, int], None] | None = None,
 ) -> SceneResult:
     """Pre-label one scene file and write its document atomically to ``out_path``.

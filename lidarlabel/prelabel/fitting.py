@@ -72,6 +72,7 @@ def fit_box(
     yaw_hint: float | None = None,
     ground_z: float | None = None,
     viewpoint: np.ndarray | None = None,
+    axis: float | None = None,
 ) -> np.ndarray:
     """Fit one (7,) box ``[x, y, z, l, w, h, yaw]`` to one object's (N, 3) points (world frame).
 
@@ -80,7 +81,8 @@ def fit_box(
     - ``size_prior`` (length, width, height): a side seen shorter than the prior
       is grown to it, away from ``viewpoint`` (the sensor's (3,) position; without
       it the growth is symmetric). Sides seen longer keep their measured extent;
-    - ``ground_z``: the box bottom is put on the ground (otherwise the lowest point).
+    - ``ground_z``: the box bottom is put on the ground (otherwise the lowest point);
+    - ``axis``: a rectangle direction known already (radians); skips the search.
     Raises ValueError for an empty point set.
     """
     pts = np.asarray(points_world, dtype=float)
@@ -90,7 +92,7 @@ def fit_box(
     if len(pts) == 0:
         raise ValueError("fit_box: no finite points")
     xy = pts[:, :2]
-    theta = l_shape_heading(xy)
+    theta = l_shape_heading(xy) if axis is None else float(np.mod(axis, np.pi / 2))
     c, s = np.cos(theta), np.sin(theta)
     a1 = c * xy[:, 0] + s * xy[:, 1]
     a2 = -s * xy[:, 0] + c * xy[:, 1]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lidarlabel.core.ontology import Ontology, default_ontology
-from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
+from lidarlabel.prelabel.classify import CLASS_RANGES, Classification, classify_extents, size_prior
 from lidarlabel.prelabel.cluster import cluster_bev, split_clusters
 from lidarlabel.prelabel.detector import Detections, FrameData
 from lidarlabel.prelabel.fitting import fit_box
@@ -34,8 +34,10 @@ class GeometricOptions:
     ground_tolerance: float = 0.25
     max_height: float = 5.0  # above ground: higher points are canopy, signs, bridges
     cluster_cell: float = 0.3
+    split_cell: float = 0.15  # finer grid tried on clusters that are no single object
     min_points: int = 5
     max_extent: float = 16.0
+    max_vertical_gap: float = 0.75  # a larger empty gap in a column separates objects stacked in it
     low_band: float = 1.3  # objects have points in this band above ground over their whole footprint
 
 
@@ -49,6 +51,39 @@ class GeometricDetector:
         self.ontology = ontology or default_ontology()
         self.priors = {k: size_prior(k, self.ontology) for k in CLASS_RANGES}
         self.timings: dict[str, float] = {"ground": 0.0, "cluster": 0.0, "fit": 0.0, "classify": 0.0}
+
+    def _classified(self, p: np.ndarray, pgz: np.ndarray) -> _Candidate | None:
+        t0 = time.perf_counter()
+        ground_z = float(np.percentile(pgz, 10))  # boxes rest on the lowest ground under them (slopes)
+        observed = fit_box(p, ground_z=ground_z)
+        t1 = time.perf_counter()
+        cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z)
+        self.timings["fit"] += t1 - t0
+        self.timings["classify"] += time.perf_counter() - t1
+        return None if cls is None else _Candidate(p, ground_z, observed, cls)
+
+    def _objects(self, p: np.ndarray, pgz: np.ndarray) -> list[_Candidate]:
+        """The objects in one cluster: itself, or its parts on a finer grid when that explains it better.
+
+        Objects closer than a cell or two (cars side by side in a queue, a
+        pedestrian beside a car) share a cluster; a cluster that is no object,
+        or only a large-vehicle one, is re-clustered at ``split_cell``.
+        """
+        o = self.options
+        whole = self._classified(p, pgz)
+        if whole is not None and whole.cls.detection_class not in ("truck", "bus") and whole.cls.cost < 0.5:
+            return [whole]
+        t0 = time.perf_counter()
+        parts = [c for c in split_clusters(cluster_bev(p[:, :2], o.split_cell)) if len(c) >= o.min_points]
+        self.timings["cluster"] += time.perf_counter() - t0
+        if len(parts) < 2:
+            return [whole] if whole is not None else []
+        found = [c for c in (self._classified(p[i], pgz[i]) for i in parts) if c is not None]
+        covered = sum(len(c.points) for c in found)
+        better = sum(c.cls.confidence * len(c.points) for c in found)
+        if found and (whole is None or (covered >= 0.8 * len(p) and better > whole.cls.confidence * len(p))):
+            return found
+        return [whole] if whole is not None else []
 
     def detect(self, frame: FrameData) -> Detections:
         """Boxes (world frame) of one frame; see :class:`~lidarlabel.prelabel.detector.Detector`."""
@@ -66,61 +101,78 @@ class GeometricDetector:
                                 max_range=o.max_range, centre=np.zeros(2))
         above = rel[:, 2] - gz
         obj = (above > o.ground_tolerance) & (above < o.max_height)
+        obj[obj] = column_continuous(rel[obj, :2], above[obj], o.cluster_cell, o.max_vertical_gap)
         pts, pgz = rel[obj], gz[obj]
-        high_cells = np.unique(_cell_keys(rel[above >= o.max_height, :2], o.cluster_cell))
         t1 = time.perf_counter()
         self.timings["ground"] += t1 - t0
         clusters = [c for c in split_clusters(cluster_bev(pts[:, :2], o.cluster_cell))
                     if len(c) >= o.min_points]
         t2 = time.perf_counter()
         self.timings["cluster"] += t2 - t1
-        boxes, scores, cats, counts, feats, obs_boxes = [], [], [], [], [], []
-        t_fit = t_cls = 0.0
+        found: list[_Candidate] = []
         for idx in clusters:
-            p = pts[idx]
-            ext = np.ptp(p[:, :2], axis=0)
-            if ext.max() > o.max_extent:
+            if np.ptp(pts[idx, :2], axis=0).max() > o.max_extent:
                 continue
-            ta = time.perf_counter()
-            ground_z = float(np.median(pgz[idx]))
-            observed = fit_box(p, ground_z=ground_z)
-            tb = time.perf_counter()
-            top = float(p[:, 2].max()) - ground_z
-            keys = np.unique(_cell_keys(p[:, :2], o.cluster_cell))
-            covered = float(np.isin(keys, high_cells).mean())
-            low = p[:, 2] - pgz[idx] < o.low_band
-            low_ratio = len(np.unique(_cell_keys(p[low, :2], o.cluster_cell))) / len(keys)
-            feats.append((covered, low_ratio, top, len(idx)))
-            obs_boxes.append(observed)
-            cls = classify_extents(observed[3], observed[4], top)
-            tc = time.perf_counter()
-            t_fit += tb - ta
-            t_cls += tc - tb
-            if cls is None:
-                feats.pop()
-                obs_boxes.pop()
-                continue
-            box = fit_box(p, size_prior=self.priors[cls.detection_class], yaw_hint=observed[6],
-                          ground_z=ground_z, viewpoint=np.zeros(3))
-            t_fit += time.perf_counter() - tc
+            found.extend(self._objects(pts[idx], pgz[idx]))
+        boxes, scores, cats, counts, obs_boxes = [], [], [], [], []
+        t_fit = time.perf_counter()
+        for c in found:
+            box = fit_box(c.points, size_prior=self.priors[c.cls.detection_class], yaw_hint=c.observed[6],
+                          ground_z=c.ground_z, viewpoint=np.zeros(3), axis=c.observed[6])
             box[:3] += origin
             boxes.append(box)
-            cats.append(cls.category)
-            counts.append(len(idx))
-            scores.append(cls.confidence * (1.0 - np.exp(-len(idx) / 15.0)))
-        self.timings["fit"] += t_fit
-        self.timings["classify"] += t_cls
+            cats.append(c.cls.category)
+            counts.append(len(c.points))
+            scores.append(c.cls.confidence * (1.0 - np.exp(-len(c.points) / 15.0)))
+            obs_boxes.append(c.observed)
+        self.timings["fit"] += time.perf_counter() - t_fit
         if not boxes:
             return Detections.empty()
         det = Detections(np.array(boxes), np.array(scores), cats, np.array(counts, dtype=np.int64))
         det.extra["detection_class"] = [
             next(k for k, r in CLASS_RANGES.items() if r.category == c) for c in cats
         ]
-        det.extra["features"] = np.array(feats)
         observed_world = np.array(obs_boxes)
         observed_world[:, :3] += origin
         det.extra["observed"] = observed_world
         return det
+
+
+@dataclass
+class _Candidate:
+    points: np.ndarray
+    ground_z: float
+    observed: np.ndarray
+    cls: Classification
+
+
+def column_continuous(xy: np.ndarray, above: np.ndarray, cell: float, max_gap: float,
+                      bin_size: float = 0.25) -> np.ndarray:
+    """Which points (N,) belong to the part of their grid column that rises from the ground.
+
+    xy (N, 2), above (N,) height above ground (m). In each ``cell`` column,
+    height bins are followed upwards from the lowest occupied one while gaps
+    stay below ``max_gap``; points above the first larger gap (a tree canopy
+    over a parked car, a sign over a pedestrian) are dropped.
+    """
+    if len(xy) == 0:
+        return np.zeros(0, dtype=bool)
+    keys = _cell_keys(xy, cell)
+    uniq, inv = np.unique(keys, return_inverse=True)
+    nb = int(np.ceil(above.max() / bin_size)) + 1
+    b = np.clip((above / bin_size).astype(np.int64), 0, nb - 1)
+    occ = np.zeros((len(uniq), nb), dtype=bool)
+    occ[inv, b] = True
+    reach = np.zeros_like(occ)
+    gap_bins = max(1, int(round(max_gap / bin_size)))
+    started = np.zeros(len(uniq), dtype=bool)
+    last = np.full(len(uniq), -10**6)
+    for k in range(nb):
+        ok = occ[:, k] & (~started | (k - last <= gap_bins))
+        reach[:, k] = ok
+        started |= occ[:, k]
+        last = np.where(ok, k, last)
+    return reach[inv, b]
 
 
 def _cell_keys(xy: np.ndarray, cell: float) -> np.ndarray:

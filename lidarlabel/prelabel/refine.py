@@ -28,9 +28,11 @@ class RefineOptions:
 
     min_observations: int = 3
     max_gap: int = 5  # frames bridged by interpolation inside a track
-    moving_speed: float = 1.0  # m/s: faster objects take their heading from motion
-    moving_distance: float = 2.0  # m travelled first to last observation
+    moving_speed: float = 1.0  # m/s: faster vehicles take their heading from motion
+    moving_distance: float = 2.0  # m travelled first to last observation by a moving vehicle
+    vru_scale: float = 0.4  # pedestrians and cyclists: both thresholds times this (small boxes jitter less)
     measurement_sigma: float = 0.25
+    reclassify: bool = True  # re-derive category and size from shape (geometric detector)
 
 
 @dataclass
@@ -111,6 +113,32 @@ def _spans(obs: Observation, yaw: float) -> np.ndarray:
     return np.ptp(uv, axis=0)
 
 
+def _keep_detector_boxes(rec, obs, span_frames, t_all, meas, states, moving, o) -> RefinedTrack:
+    """Refinement for detectors that know sizes and categories: smooth, one size, bridge gaps."""
+    cats: dict[str, float] = {}
+    for ob in obs:
+        cats[ob.category] = cats.get(ob.category, 0.0) + ob.score
+    category = max(cats, key=cats.get)
+    size = np.median([ob.box[3:6] for ob in obs], axis=0)
+    yaw = np.arctan2(states[:, 3], states[:, 2]) if moving else np.full(
+        len(span_frames), _axial_mean(np.array([ob.box[6] for ob in obs]), np.ones(len(obs))))
+    z = np.interp(span_frames, [ob.frame for ob in obs], [ob.box[2] for ob in obs])
+    score = float(np.mean(sorted((ob.score for ob in obs), reverse=True)[:5]))
+    frames = {ob.frame for ob in obs}
+    boxes, scores, interp = {}, {}, set()
+    for k, f in enumerate(span_frames):
+        if f not in frames:
+            prv = max(g for g in frames if g < f)
+            nxt = min(g for g in frames if g > f)
+            if nxt - prv - 1 > o.max_gap:
+                continue
+            interp.add(int(f))
+        boxes[int(f)] = np.array([states[k, 0], states[k, 1], z[k], *size, float(normalize_yaw(yaw[k]))])
+        scores[int(f)] = score * (0.9 if f in interp else 1.0)
+    dclass = obs[0].detection_class
+    return RefinedTrack(rec.id, category, dclass, boxes, scores, interp, moving)
+
+
 def refine_track(
     rec: TrackRecord, frame_times_us: np.ndarray, options: RefineOptions | None = None,
 ) -> RefinedTrack | None:
@@ -138,11 +166,14 @@ def refine_track(
     states = rts_smooth(t_all, meas, accel, o.measurement_sigma)
     speed = np.hypot(states[:, 2], states[:, 3])
     travelled = float(np.hypot(*(obs[-1].box[:2] - obs[0].box[:2])))
-    moving = travelled > o.moving_distance and float(np.median(speed)) > o.moving_speed
+    k = o.vru_scale if cls_vote in ("pedestrian", "cyclist") else 1.0
+    moving = travelled > k * o.moving_distance and float(np.median(speed)) > k * o.moving_speed
     fit_yaw = np.array([ob.box[6] for ob in obs])
+    if not o.reclassify or cls_vote not in CLASS_RANGES:
+        return _keep_detector_boxes(rec, obs, span_frames, t_all, meas, states, moving, o)
     if moving:
         yaw_all = np.arctan2(states[:, 3], states[:, 2])
-        slow = speed < o.moving_speed
+        slow = speed < k * o.moving_speed
         if slow.any():  # keep the last good heading while (nearly) stopped
             good = np.flatnonzero(~slow)
             nearest = good[np.argmin(np.abs(np.arange(len(speed))[:, None] - good[None]), axis=1)]

@@ -48,6 +48,7 @@ class Observation:
     detection_class: str
     num_points: int
     sensor: np.ndarray  # (3,) sensor position, world frame
+    category: str = ""
 
 
 @dataclass
@@ -117,7 +118,8 @@ class Tracker:
         classes = det.extra.get("detection_class") or ["car"] * len(det)
         observed = det.extra.get("observed", det.boxes)
         obs = [Observation(frame, timestamp_us, det.boxes[k], observed[k], float(det.scores[k]),
-                           classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float))
+                           classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float),
+                           det.categories[k])
                for k in range(len(det))]
         preds = [t.predict(timestamp_us)[0][:2] for t in self._live]
         assigned_t: set[int] = set()
