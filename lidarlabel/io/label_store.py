@@ -176,14 +176,17 @@ class LabelStore:
 
     @property
     def versions_dir(self) -> Path:
+        """Folder of the immutable version files."""
         return self.root / "versions"
 
     @property
     def draft_path(self) -> Path:
+        """The autosave draft file (may not exist)."""
         return self.root / "drafts" / "draft.json"
 
     @property
     def lock_path(self) -> Path:
+        """The lock file (exists while someone holds or last crashed holding the lock)."""
         return self.root / "lock.json"
 
     # ------------------------------------------------------------------ versions
