@@ -117,7 +117,7 @@ def test_screenshot_is_not_blank_and_shows_the_cloud(make_viewer, tmp_path):
     img = QImage(str(out))
     assert (img.width(), img.height()) == (1280, 800)
     # the 3D view area holds many distinct colours (points + boxes), not a flat fill
-    g = w.canvas.geometry()
+    g = w.canvas.container.geometry()
     sub = img.copy(g).convertToFormat(QImage.Format.Format_RGB888)
     arr = np.frombuffer(sub.constBits().asstring(sub.sizeInBytes()), np.uint8)
     arr = arr[: sub.height() * sub.bytesPerLine()].reshape(sub.height(), sub.bytesPerLine())[:, : 3 * sub.width()]

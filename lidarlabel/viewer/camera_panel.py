@@ -33,25 +33,30 @@ class CameraView(QWidget):
         super().__init__(panel)
         self.camera, self.panel = camera, panel
         self.image: QImage | None = None
-        self._array: np.ndarray | None = None
+        self.preview: QImage | None = None
+        self.points = None
         self.segments = np.zeros((0, 2, 2))
         self.segment_track: list[str] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(120, 70)
         self.setToolTip(f"{camera.name}: click to enlarge")
 
-    def set_content(self, image: np.ndarray | None, segments: np.ndarray, seg_tracks: list[str],
-                    points: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """Image (H, W, 3) uint8 RGB or None; segments (S, 2, 2) pixels with their track ids;
+    def set_content(self, image: np.ndarray | None, preview: np.ndarray | None, segments: np.ndarray,
+                    seg_tracks: list[str], points: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Image (H, W, 3) uint8 RGB or None, and a half-size preview of it (or None);
+        segments (S, 2, 2) full-resolution pixels with their track ids;
         points: ((P, 2) pixels, (P, 3) uint8 colours) or None."""
-        if image is not None:
-            self._array = np.ascontiguousarray(image)  # QImage borrows the buffer
-            h, w = image.shape[:2]
-            self.image = QImage(self._array.data, w, h, 3 * w, QImage.Format.Format_RGB888)
-        else:
-            self._array, self.image = None, None
+        self._arrays = [np.ascontiguousarray(a) if a is not None else None for a in (image, preview)]
+        self.image, self.preview = (self._qimage(a) for a in self._arrays)  # QImage borrows the buffers
         self.segments, self.segment_track, self.points = segments, seg_tracks, points
         self.update()
+
+    @staticmethod
+    def _qimage(a: np.ndarray | None) -> QImage | None:
+        if a is None:
+            return None
+        h, w = a.shape[:2]
+        return QImage(a.data, w, h, 3 * w, QImage.Format.Format_RGB888)
 
     def image_rect(self) -> QRectF:
         """Where the image sits in the widget (aspect kept, centred)."""
@@ -71,11 +76,13 @@ class CameraView(QWidget):
         clip = QRectF(-0.5, -0.5, self.camera.width, self.camera.height)
         p.setClipRect(clip)
         if self.image is not None:
+            # shown at half size or less: the half-size preview scales 4x cheaper and looks the same
+            small = self.preview is not None and r.width() <= self.preview.width() * 1.1
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-            p.drawImage(clip, self.image)
+            p.drawImage(clip, self.preview if small else self.image)
         else:
             p.fillRect(clip, QColor(45, 45, 50))
-        if getattr(self, "points", None) is not None:
+        if self.points is not None:
             self._draw_points(p, s)
         self._draw_boxes(p, s)
         p.restore()
@@ -215,7 +222,7 @@ class CameraPanel(QWidget):
         for name, v in self.views.items():
             segs, idx = project_boxes(v.camera, data.ego_pose, boxes)
             pts = self._camera_points(v.camera, data) if self.settings.camera_points else None
-            v.set_content(data.images.get(name), segs, [ids[k] for k in idx], pts)
+            v.set_content(data.images.get(name), data.previews.get(name), segs, [ids[k] for k in idx], pts)
 
     def _camera_points(self, cam: CameraModel, data: FrameData):
         pts = data.points[: min(len(data.points), 40_000)].astype(np.float64)  # a uniform subsample

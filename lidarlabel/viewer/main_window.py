@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QSettings, Qt
-from PyQt6.QtGui import QCloseEvent
+from PyQt6.QtCore import QByteArray, QPoint, QRectF, QSettings, QSizeF, Qt
+from PyQt6.QtGui import QCloseEvent, QImage, QPainter
 from PyQt6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from lidarlabel.edit.session import EditSession
@@ -44,8 +44,8 @@ class MainWindow(QMainWindow):
         self.timeline: Timeline | None = None
         self.object_list: ObjectList | None = None
         self.extra_panels: dict[str, QWidget] = {}
-        self.canvas = GLCanvas(self)
-        self.setCentralWidget(self.canvas)
+        self.canvas = GLCanvas()
+        self.setCentralWidget(self.canvas.make_container(self))
         self.setWindowTitle("lidarlabel")
         self.docks: dict[str, QDockWidget] = {}
         for name, area in (("Cameras", Qt.DockWidgetArea.RightDockWidgetArea),
@@ -236,6 +236,14 @@ class MainWindow(QMainWindow):
     def grab_png(self, path: Path) -> Path:
         """Save the whole window (GL content included) as a PNG."""
         img = self.grab().toImage()
+        # the 3D view is a native GL window: the widget grab cannot see it, so paint it in
+        box = self.canvas.container
+        gl = self.canvas.grab_image()
+        if not gl.isNull():
+            p = QPainter(img)
+            p.drawImage(QRectF(box.mapTo(self, QPoint(0, 0)).toPointF(), QSizeF(box.size())), gl)
+            p.end()
+        img = img.convertToFormat(QImage.Format.Format_RGB32)
         arr = np.asarray(img.constBits().asarray(img.sizeInBytes()), dtype=np.uint8)
         if arr.size and int(arr.reshape(-1, 4)[:, :3].std()) == 0:
             raise RuntimeError("the window rendered blank")

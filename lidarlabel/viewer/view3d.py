@@ -28,7 +28,7 @@ class Scene3DView(QObject):
         self.session, self.frames, self.canvas, self.settings = session, frames, canvas, settings
         self.shown: FrameData | None = None
         self._preview: tuple[str | None, int, np.ndarray] | None = None
-        self._camera_placed = False
+        self._camera_placed = self._camera_placed_now = False
         canvas.controller = GestureController(session, lambda: canvas.ground_z, self._screen_up)
         ev = session.events
         ev.frame_changed.connect(self._on_frame)
@@ -71,16 +71,21 @@ class Scene3DView(QObject):
         c.ground_z = float(data.ego_pose[2, 3])
         if not self._camera_placed:
             c.camera.reset(data.ego_pose)
-            self._camera_placed = True
+            self._camera_placed = self._camera_placed_now = True
         pts, cols = self._cloud(data)
         c.point_size = self.settings.point_size
         c.lod_budget = self.settings.lod_budget
         c.set_points(pts, cols)
+        if self._camera_placed_now:
+            self._camera_placed_now = False
+        else:
+            c.content_changed()  # a subsample at once, the whole cloud when stepping pauses
         self.refresh_overlay()
 
     def recolor(self) -> None:
         """Re-colour (and re-accumulate) the shown frame after a settings change."""
         if self.shown is not None:
+            self._camera_placed_now = True  # not a step: draw in full at once
             self.show_frame(self.shown)
 
     def colors_for(self, data: FrameData) -> np.ndarray:
