@@ -227,6 +227,7 @@ def diff_documents(
     d_size = np.abs(b[:, 3:6] - a[:, 3:6]).max(axis=1) if len(a) else np.zeros(0)
     yaw_deg = np.degrees(yaw_difference(b[:, 6], a[:, 6])) if len(a) else np.zeros(0)
     geo = (d_center > tol.center_m) | (d_size > tol.size_m) | (np.abs(yaw_deg) > tol.yaw_deg)
+    a.flags.writeable = b.flags.writeable = False  # change records hold row views of these
     iou = np.ones(len(a))
     if geo.any():
         iou[geo] = iou3d_pairs(a[geo], b[geo])
@@ -308,7 +309,7 @@ def diff_documents(
             else:
                 other[kind] += 1
             tally.append((kind, frame, nt.category, key))
-            changes.append(BoxChange(kind, frame, ot.id, nt.id, nt.category, a[k].copy(), b[k].copy(),
+            changes.append(BoxChange(kind, frame, ot.id, nt.id, nt.category, a[k], b[k],
                                      float(iou[k]), det, review))  # fmt: skip
 
     for i in m.removed.tolist():
@@ -333,7 +334,8 @@ def diff_documents(
         changes.append(BoxChange("added", nb.frame, None, nt.id, nt.category, None, fn.geom[j].copy(),
                                  None, {"source": nb.source}))  # fmt: skip
 
-    changes.sort(key=lambda c: (c.frame, CHANGE_KINDS.index(c.kind), c.track))
+    rank = {k: r for r, k in enumerate(CHANGE_KINDS)}
+    changes.sort(key=lambda c: (c.frame, rank[c.kind], c.track))
     track_events = _group_events(events, new_of, old_of)
     per_frame, per_cat, per_track = _aggregate(tally, track_cat, new_ids)
     prelabel_total = int(sum(1 for bx in fo.boxes if bx.source == "prelabel"))

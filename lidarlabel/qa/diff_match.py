@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from lidarlabel.core.boxes import bev_iou_matrix, iou3d_matrix
+from lidarlabel.core.boxes import bev_iou_pairs, iou3d_pairs
 from lidarlabel.core.labels import Box, LabelDocument
 
 __all__ = ["FlatBoxes", "Matching", "flatten", "match_boxes"]
@@ -80,7 +80,7 @@ def match_boxes(
     """
     if iou_kind not in ("3d", "bev"):
         raise ValueError(f"iou_kind must be '3d' or 'bev', got {iou_kind!r}")
-    iou_fn = iou3d_matrix if iou_kind == "3d" else bev_iou_matrix
+    iou_fn = iou3d_pairs if iou_kind == "3d" else bev_iou_pairs
     old_key = (
         {(t, int(f)): i for i, (t, f) in enumerate(zip(old.tracks, old.frame.tolist()))} if use_ids else {}
     )
@@ -103,18 +103,34 @@ def match_boxes(
     extra_n: list[int] = []
     extra_iou: list[float] = []
     if len(old_left) and len(new_left_a):
+        # Every same-frame candidate pair whose circumscribed circles touch, IoU in one call.
         fo, fn = old.frame[old_left], new.frame[new_left_a]
+        po, pn, groups = [], [], []
         for f in np.intersect1d(fo, fn):
-            oi = old_left[fo == f]
-            ni = new_left_a[fn == f]
-            ious = iou_fn(old.geom[oi], new.geom[ni])
-            if not (ious >= iou_threshold).any():
-                continue
-            rows, cols = linear_sum_assignment(ious, maximize=True)
-            ok = ious[rows, cols] >= iou_threshold
-            extra_o.extend(oi[rows[ok]].tolist())
-            extra_n.extend(ni[cols[ok]].tolist())
-            extra_iou.extend(ious[rows[ok], cols[ok]].tolist())
+            oi, ni = old_left[fo == f], new_left_a[fn == f]
+            po.append(np.repeat(oi, len(ni)))
+            pn.append(np.tile(ni, len(oi)))
+            groups.append((oi, ni))
+        if po:
+            ci, cj = np.concatenate(po), np.concatenate(pn)
+            ga, gb = old.geom[ci], new.geom[cj]
+            reach = 0.5 * (np.hypot(ga[:, 3], ga[:, 4]) + np.hypot(gb[:, 3], gb[:, 4]))
+            near = np.hypot(ga[:, 0] - gb[:, 0], ga[:, 1] - gb[:, 1]) <= reach
+            vals = np.zeros(len(ci))
+            if near.any():
+                vals[near] = iou_fn(ga[near], gb[near])
+            start = 0
+            for oi, ni in groups:
+                size = len(oi) * len(ni)
+                ious = vals[start:start + size].reshape(len(oi), len(ni))
+                start += size
+                if not (ious >= iou_threshold).any():
+                    continue
+                rows, cols = linear_sum_assignment(ious, maximize=True)
+                ok = ious[rows, cols] >= iou_threshold
+                extra_o.extend(oi[rows[ok]].tolist())
+                extra_n.extend(ni[cols[ok]].tolist())
+                extra_iou.extend(ious[rows[ok], cols[ok]].tolist())
 
     o = np.asarray(pairs_o + extra_o, dtype=np.int64)
     n = np.asarray(pairs_n + extra_n, dtype=np.int64)
