@@ -217,3 +217,39 @@ def test_local_write_list_and_up_to_date(tmp_path):
     assert not remote.output_is_up_to_date(src, tmp_path / "missing.json")
     assert remote.join_url("s3://b/out/", "x.json") == "s3://b/out/x.json"
     assert remote.join_url(tmp_path, "x.json") == str(Path(tmp_path) / "x.json")
+
+
+def test_staged_scene_output_uploads_only_on_success(s3, tmp_path):
+    url = f"s3://{BUCKET}/imported/scene.h5"
+    with remote.staged_output(url) as local:
+        assert local.name == "scene.h5" and not str(local).startswith("s3:")
+        make_tiny_scene(local, frames=2, points=300, seed=9)
+    with remote.local_copy(url) as back, SceneReader.open(back) as r:
+        assert r.num_frames == 2
+    with pytest.raises(RuntimeError):
+        with remote.staged_output(f"s3://{BUCKET}/imported/failed.h5") as local:
+            local.write_bytes(b"half a scene")
+            raise RuntimeError("importer crashed")
+    assert _keys(s3) == ["imported/scene.h5"]
+    with remote.staged_output(tmp_path / "x.h5") as local:
+        assert local == tmp_path / "x.h5"  # local outputs are written in place by atomic writers
+
+
+def test_staged_output_dir_uploads_every_file_or_none(s3, tmp_path):
+    url = f"s3://{BUCKET}/export/kitti"
+    with remote.staged_output_dir(url) as folder:
+        (folder / "label_2").mkdir()
+        (folder / "label_2" / "000000.txt").write_text("Car 0 0 0\n")
+        (folder / "calib.txt").write_text("P2: 1\n")
+    assert _keys(s3) == ["export/kitti/calib.txt", "export/kitti/label_2/000000.txt"]
+    assert s3.get_object(Bucket=BUCKET, Key="export/kitti/calib.txt")["Body"].read() == b"P2: 1\n"
+    with pytest.raises(InputError):
+        with remote.staged_output_dir(f"s3://{BUCKET}/export/broken") as folder:
+            (folder / "a.txt").write_text("a")
+            raise InputError("exporter refused the labels")
+    assert not [k for k in _keys(s3) if k.startswith("export/broken")]
+    local = tmp_path / "copy.bin"
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"x" * 10_000)
+    remote.upload_file_atomic(src, local)
+    assert local.read_bytes() == src.read_bytes()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from lidarlabel.errors import InputError
-from lidarlabel.io.atomic import write_bytes_atomic
+from lidarlabel.io.atomic import atomic_open, write_bytes_atomic
 
 __all__ = [
     "cache_dir",
@@ -42,6 +43,9 @@ __all__ = [
     "local_copy",
     "output_is_up_to_date",
     "output_modified",
+    "staged_output",
+    "staged_output_dir",
+    "upload_file_atomic",
     "write_output_atomic",
 ]
 
@@ -267,6 +271,74 @@ def write_output_atomic(url: str | os.PathLike[str], data: bytes) -> None:
     size = int(_info(s, f"the object just written ({len(data)} bytes)")["size"])
     if size != len(data):
         raise InputError(f"{s}: wrote {len(data)} bytes but the store reports {size}")
+
+
+def upload_file_atomic(local: str | os.PathLike[str], url: str | os.PathLike[str]) -> None:
+    """Copy a local file to ``url`` (streamed, for large scenes) with the guarantees of :func:`write_output_atomic`.
+
+    S3 uploads big files as a multipart upload, which becomes visible only when
+    completed; other non-atomic backends go through ``<url>.tmp-<uuid>`` + move.
+    """
+    s, local = os.fspath(url), Path(local)
+    if not is_remote(s):
+        with open(local, "rb") as src, atomic_open(_local_path(s)) as dst:
+            shutil.copyfileobj(src, dst, _COPY_BLOCK)
+        return
+    fs, path = _fs(s)
+    try:
+        if s.split("://", 1)[0].lower() in ATOMIC_PUT_PROTOCOLS:
+            fs.put_file(str(local), path)
+        else:
+            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+            try:
+                fs.put_file(str(local), tmp)
+                fs.mv(tmp, path)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    fs.rm_file(tmp)
+                raise
+    except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
+        raise _explain(s, exc, "a writable location") from None
+    size, want = int(_info(s, "the object just written")["size"]), local.stat().st_size
+    if size != want:
+        raise InputError(f"{s}: wrote {want} bytes but the store reports {size}")
+
+
+@contextlib.contextmanager
+def staged_output(url: str | os.PathLike[str]) -> Iterator[Path]:
+    """A local path to write an output to; for a URL, uploaded atomically when the block succeeds.
+
+    Local paths are yielded as they are (the writers are already atomic). For a
+    remote ``url`` the path is in a temporary folder; if the block raises, or
+    writes nothing, nothing is uploaded.
+    """
+    s = os.fspath(url)
+    if not is_remote(s):
+        yield _local_path(s)
+        return
+    with tempfile.TemporaryDirectory(prefix="lidarlabel-out-") as tmp:
+        local = Path(tmp) / (s.rstrip("/").rsplit("/", 1)[-1] or "output")
+        yield local
+        if local.is_file():
+            upload_file_atomic(local, s)
+
+
+@contextlib.contextmanager
+def staged_output_dir(url: str | os.PathLike[str]) -> Iterator[Path]:
+    """A local folder for a multi-file output; for a URL, every file is uploaded when the block succeeds.
+
+    Each file is uploaded atomically under ``url/<relative path>``; if the block
+    raises, nothing is uploaded. Local folders are yielded as they are.
+    """
+    s = os.fspath(url)
+    if not is_remote(s):
+        yield _local_path(s)
+        return
+    with tempfile.TemporaryDirectory(prefix="lidarlabel-outdir-") as tmp:
+        yield Path(tmp)
+        for f in sorted(Path(tmp).rglob("*")):
+            if f.is_file():
+                upload_file_atomic(f, join_url(s, *f.relative_to(tmp).parts))
 
 
 def output_modified(url: str | os.PathLike[str]) -> float | None:
