@@ -8,9 +8,10 @@ Steps (all on a crop around the click, so the cost does not grow with the sweep)
    (:mod:`lidarlabel.prelabel.cluster`) holding the object point nearest the
    click; a component much longer than any object (a row of parked cars, a
    hedge) is cut back to the points near the click;
-4. fit an L-shape box (:func:`lidarlabel.prelabel.fitting.fit_box`) with the
-   category's default size as prior, grown away from the sensor, bottom on
-   the local ground. Without a category, the category comes from the observed
+4. fit an L-shape box (:func:`lidarlabel.prelabel.fitting.fit_box`), bottom
+   on the local ground, and grow sides seen shorter than the category's
+   default size only past ends whose continuation is hidden from the sensor
+   (:func:`fit_with_occlusion`). Without a category, the category comes from the observed
    extents (:func:`lidarlabel.prelabel.classify.classify_extents`).
 """
 
@@ -37,6 +38,19 @@ SEED_RADIUS = 1.0  # m: the click picks the component most present this close to
 JOIN_GAP = 1.0  # m: pieces closer than this may belong to one object
 MAX_JOINS = 4
 GROW_SLACK = 1.1
+SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
+SAMPLING_GAP_RAD = 0.0035  # ...plus about one azimuth step (0.2 deg) at its range
+OCCLUSION_RAD = np.deg2rad(1.0)  # a point within this angle of a ray, nearer, blocks it
+OCCLUDER_GAP = 0.3  # m: an occluder must be this much nearer than the hidden position
+
+
+@dataclass(frozen=True)
+class ObjectPoints:
+    """(K, 3) world points of one object, the ground z under it, (M, 3) non-ground points around it."""
+
+    points: np.ndarray
+    ground_z: float
+    surroundings: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -80,8 +94,8 @@ def max_extent(category: str | None, ontology: Ontology) -> tuple[float, float, 
 def object_points_at(
     points_world: np.ndarray, click: np.ndarray, limit: tuple[float, float, float] | None = None,
     radius: float = RADIUS,
-) -> tuple[np.ndarray, float]:
-    """The (K, 3) world points of the object under ``click`` (3,) and the local ground z.
+) -> ObjectPoints:
+    """The world points of the object under ``click`` (3,), its ground z and the other objects around.
 
     ``points_world`` is (N, 3+) in the world frame. The seed is the 3D component
     most present within ``SEED_RADIUS`` (xy) of the click; nearby components
@@ -126,7 +140,7 @@ def object_points_at(
                 member, grown = trial, True
         if not grown:
             break
-    return obj[member], float(np.median(obj_gz[member]))
+    return ObjectPoints(obj[member], float(np.median(obj_gz[member])), obj)
 
 
 def fit_at_point(
@@ -144,16 +158,122 @@ def fit_at_point(
     onto = ontology or default_ontology()
     car = max_extent("vehicle.car", onto)
     limit = max_extent(category, onto) if category is not None else car
-    obj, ground_z = object_points_at(points_world, click, limit)
+    found = object_points_at(points_world, click, limit)
     if category is None:
-        if max(_extent(obj[:, :2])[0] - car[0], _extent(obj[:, :2])[1] - car[1]) > 0:
-            obj, ground_z = object_points_at(points_world, click, max_extent(None, onto))
-        raw = fit_box(obj, ground_z=ground_z)
+        ext = _extent(found.points[:, :2])
+        if ext[0] > car[0] or ext[1] > car[1]:
+            found = object_points_at(points_world, click, max_extent(None, onto))
+        raw = fit_box(found.points, ground_z=found.ground_z)
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
-    # Sides seen shorter than the category's mean size grow to it, away from the sensor: LiDAR
-    # rarely sees a whole side (rounded noses, glass, self-occlusion). Growing only sides seen
-    # much shorter (< 80 % or 90 % of the prior) measured worse (docs/editing.md).
     prior = tuple(float(v) for v in onto.default_size(category))
-    box = fit_box(obj, size_prior=prior, ground_z=ground_z, viewpoint=viewpoint)
-    return FitResult(box, category, obj)
+    if viewpoint is None:
+        box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z)
+    else:
+        vp = np.asarray(viewpoint, dtype=float)
+        box = fit_with_occlusion(found, vp, prior, _line_of_sight(points_world, found, vp, click))
+    return FitResult(box, category, found.points)
+
+
+def _line_of_sight(points_world: np.ndarray, found: ObjectPoints, viewpoint: np.ndarray, click: np.ndarray) -> np.ndarray:
+    """(M, 3) points outside the crop but between the sensor and the object, within its azimuth span.
+
+    Not ground-filtered: the occlusion test compares elevation angles, and the
+    road far from the object lies well below the rays that reach it.
+    """
+    pts = np.asarray(points_world, dtype=float)[:, :3]
+    rel = pts[:, :2] - viewpoint[:2]
+    obj_rel = found.points[:, :2] - viewpoint[:2]
+    obj_r = np.hypot(obj_rel[:, 0], obj_rel[:, 1])
+    centre_az = np.arctan2(obj_rel[:, 1].mean(), obj_rel[:, 0].mean())
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    cand = (r < obj_r.max()) & (((pts[:, 0] - click[0]) ** 2 + (pts[:, 1] - click[1]) ** 2) >= RADIUS**2)
+    cand &= np.isfinite(pts).all(axis=1)
+    az = np.arctan2(rel[cand, 1], rel[cand, 0])
+    obj_daz = (np.arctan2(obj_rel[:, 1], obj_rel[:, 0]) - centre_az + np.pi) % (2 * np.pi) - np.pi
+    half = np.abs(obj_daz).max() + np.deg2rad(10.0)  # the prior may reach beyond what is seen
+    daz = np.abs((az - centre_az + np.pi) % (2 * np.pi) - np.pi)
+    return pts[np.flatnonzero(cand)[daz < half]]
+
+
+def fit_with_occlusion(found: ObjectPoints, viewpoint: np.ndarray, prior: tuple[float, float, float],
+                       line_of_sight: np.ndarray | None = None) -> np.ndarray:
+    """(7,) world box of ``found`` whose seen sides grow to the ``prior`` size only where hidden.
+
+    A side seen shorter than the prior (length, width) grows past an end only when
+    the space beyond that end is hidden from ``viewpoint`` (3,) by something nearer
+    to the sensor (the object itself or another one): there the object may go on.
+    An end with free, visible space beyond it is where the object ends; it only
+    moves out by the sensor's sampling gap. Both ends hidden: grow away from the sensor.
+    ``line_of_sight`` (M, 3) adds blockers outside ``found.surroundings``.
+    """
+    pts = found.points
+    raw = fit_box(pts, ground_z=found.ground_z)
+    yaw = float(raw[6])
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
+    uv = (pts[:, :2] - raw[:2]) @ rot.T
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
+    rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
+    gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
+    z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
+    blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
+    occ = _Occluders(blockers, viewpoint)
+    for k in range(2):
+        short = prior[k] - (hi[k] - lo[k])
+        if short <= 0:
+            continue
+        other = 1 - k
+        hidden = []
+        for end, sign in ((lo[k], -1.0), (hi[k], 1.0)):
+            along = end + sign * short * np.array([0.15, 0.5, 0.9])
+            across = lo[other] + (hi[other] - lo[other]) * np.array([0.2, 0.5, 0.8])
+            grid = np.zeros((9, 2))
+            grid[:, k] = np.repeat(along, 3)
+            grid[:, other] = np.tile(across, 3)
+            xy = raw[:2] + grid @ rot
+            hidden.append(occ.hidden_fraction(xy, z_levels) >= 0.5)
+        if hidden[0] and hidden[1]:
+            if abs(vp_uv[k] - lo[k]) <= abs(vp_uv[k] - hi[k]):
+                hi[k] += short
+            else:
+                lo[k] -= short
+        elif hidden[1]:
+            hi[k] += short
+        elif hidden[0]:
+            lo[k] -= short
+        else:
+            grow = min(gap, short / 2)
+            lo[k] -= grow
+            hi[k] += grow
+    mid = (lo + hi) / 2
+    out = raw.copy()
+    out[:2] = raw[:2] + mid @ rot
+    out[3:5] = hi - lo
+    return out
+
+
+class _Occluders:
+    """Which positions are hidden from a viewpoint by (M, 3) points nearer to it."""
+
+    def __init__(self, points: np.ndarray, viewpoint: np.ndarray) -> None:
+        rel = points - viewpoint
+        self.az = np.arctan2(rel[:, 1], rel[:, 0])
+        self.r = np.hypot(rel[:, 0], rel[:, 1])
+        self.el = np.arctan2(rel[:, 2], self.r)
+        self.vp = viewpoint
+
+    def hidden_fraction(self, xy: np.ndarray, z_levels: np.ndarray) -> float:
+        """Fraction of the positions (xy (P, 2) at every height of ``z_levels``) hidden from the viewpoint."""
+        rel = xy - self.vp[:2]
+        az = np.arctan2(rel[:, 1], rel[:, 0])
+        r = np.hypot(rel[:, 0], rel[:, 1])
+        hidden = []
+        for z in z_levels:
+            el = np.arctan2(z - self.vp[2], r)
+            daz = np.abs((self.az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
+            near = (self.r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_RAD)
+            near &= np.abs(self.el[None, :] - el[:, None]) < OCCLUSION_RAD
+            hidden.append(near.any(axis=1))
+        return float(np.mean(hidden))
