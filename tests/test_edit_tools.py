@@ -9,7 +9,7 @@ from lidarlabel.core.boxes import box_corners
 from lidarlabel.core.labels import Box, LabelDocument, Track
 from lidarlabel.edit import EditSession
 from lidarlabel.edit.gestures import drag, handle_at
-from lidarlabel.edit.object_points import stacked_object_points
+from lidarlabel.edit.object_points import StackCache, points_in_box_frame, stacked_object_points
 from lidarlabel.edit.picking import nearest_point_on_ray, ray_box_hit
 from lidarlabel.io.scene import SceneReader
 
@@ -64,6 +64,16 @@ def test_stacked_points_show_the_whole_object_in_its_frame(tiny_scene):
     expected = sum(int(((np.abs(_local(s.points_world(f), boxes[f])) <= [3, 3, 1.5]).all(axis=1)).sum()) for f in range(5))
     assert len(pts) == expected
     assert len(stacked_object_points(s, "t", max_frames=2, margin=0.0)) < expected
+    cache = StackCache()
+    first = stacked_object_points(s, "t", margin=0.0, cache=cache)
+    s.move_box("t", 2, center=(0.0, 0.0, -0.5))  # only frame 2 must be looked at again
+    reads = []
+    original = s.points_world
+    s.points_world = lambda f: reads.append(f) or original(f)
+    second = stacked_object_points(s, "t", margin=0.0, cache=cache)
+    assert reads == [2] and len(first) == expected
+    assert len(second) == sum(len(points_in_box_frame(original(f), s.doc.tracks["t"].boxes[f].as_array(), 0.0))
+                              for f in range(5))
 
 
 def _local(points, box):

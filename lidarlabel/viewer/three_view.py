@@ -17,7 +17,7 @@ from PyQt6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, Q
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from lidarlabel.edit.gestures import drag, handle_at, handle_positions, view_axes
-from lidarlabel.edit.object_points import points_in_box_frame, stacked_object_points
+from lidarlabel.edit.object_points import StackCache, points_in_box_frame, stacked_object_points
 from lidarlabel.edit.session import EditSession
 
 __all__ = ["BoxView", "ThreeViewPanel"]
@@ -153,6 +153,7 @@ class ThreeViewPanel(QWidget):
         lay.addWidget(self.whole_object)
         self._frame_pts: np.ndarray | None = None
         self._stacked: np.ndarray | None = None
+        self._cache = StackCache()
         ev = session.events
         for sig in (ev.frame_changed, ev.selection_changed, ev.document_changed):
             sig.connect(self.reload)
@@ -181,7 +182,7 @@ class ThreeViewPanel(QWidget):
         if box is not None:
             self._frame_pts = points_in_box_frame(self.session.points_world(self.session.frame), box, MARGIN_M)
             if self.whole_object.isChecked():
-                self._stacked = stacked_object_points(self.session, self.session.selection)
+                self._stacked = stacked_object_points(self.session, self.session.selection, cache=self._cache)
         self.refresh()
 
     def refresh(self) -> None:
