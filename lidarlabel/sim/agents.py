@@ -73,6 +73,12 @@ class Population:
         m, f = np.nonzero(near)
         return bool((bev_intersection_pairs(a[f], others[m, f]) > 1e-6).any())
 
+    def add_obstacles(self, footprints: np.ndarray, frames: int) -> None:
+        """Static footprints (K, 5) x, y, length, width, yaw that no agent may enter."""
+        for x, y, l, w, yaw in footprints:
+            row = [x, y, 0.0, l + self.margin, w + self.margin, 1.0, yaw]
+            self._boxes.append(np.tile(row, (frames, 1)))
+
     def add(self, agent: Agent, force: bool = False) -> bool:
         if not force and self.collides(agent):
             return False
@@ -90,10 +96,14 @@ class _Ids:
         return f"{kind}-{self.n[kind]:03d}"
 
 
-def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tuple[Agent, list[Agent]]:
-    """The ego vehicle and all other agents with trajectories at ``times`` (seconds)."""
+def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray,
+             obstacles: np.ndarray | None = None) -> tuple[Agent, list[Agent]]:
+    """The ego vehicle and all other agents with trajectories at ``times`` (seconds),
+    none of them entering the static ``obstacles`` footprints (K, 5)."""
     F = len(times)
     pop = Population()
+    if obstacles is not None:
+        pop.add_obstacles(obstacles, F)
     ids = _Ids()
     main = layout.roads[0]
     mid = main.centre.length / 2  # the junction / bend / crossing area is around here
@@ -102,7 +112,7 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
     crossings: list[tuple[np.ndarray, float, float]] = []  # (point on centreline, t_in, t_out)
     ped_routes: list[tuple[Polyline, float, float]] = []  # (path, s0, speed)
     for cw in main.crosswalks:
-        for _ in range(int(rng.integers(0, 3))):
+        for _ in range(int(rng.choice([0, 1, 2], p=[0.5, 0.35, 0.15]))):
             side = int(rng.choice([-1, 1]))
             speed = rng.uniform(1.2, 1.7)
             a = sidewalk(layout, 0, side, 1)
@@ -196,8 +206,11 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
     # --- ego and the traffic in its lane ----------------------------------------------
     ego_lane_i = int(rng.integers(0, main.lanes))
     ego_path = lane(layout, 0, 1, ego_lane_i)
+    if layout.junction is not None and rng.random() < 0.35:  # the ego turns at the junction
+        turning = turn(layout, ego_path, lane(layout, 1, int(rng.choice([-1, 1])), 0))
+        ego_path = turning if turning is not None else ego_path
     ego_route = route_for(ego_path, "ego")
-    ego_s0 = mid - rng.uniform(15, 40)
+    ego_s0 = mid - rng.uniform(12, 32)
     ego_v = rng.uniform(7, 12)
     # cyclists keep to the outermost lane of either direction, others follow them
     cyclists: dict[int, list[float]] = {1: [], -1: []}  # direction -> offsets from the ego
@@ -211,6 +224,8 @@ def populate(layout: Layout, rng: np.random.Generator, times: np.ndarray) -> tup
         vs.append(rng.uniform(7, 13))
     if ego_lane_i == main.lanes - 1:
         for ds in cyclists.pop(1):
+            if abs(ds) < 12.0:  # the ego is placed regardless: keep others clear of it
+                continue
             s_list.append(ego_s0 + ds)
             kinds.append("cyclist")
             vs.append(rng.uniform(4.0, 6.5))

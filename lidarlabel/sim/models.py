@@ -244,13 +244,15 @@ def _cone(rng: np.random.Generator) -> Mesh:
 # --- street furniture (static background, object id -1) ----------------------------------
 
 def tree(pos, z0: float, rng: np.random.Generator) -> Mesh:
-    h_trunk = rng.uniform(2.0, 3.2)
+    """A street tree, pruned so that nothing hangs below 4.3 m (clear of trucks and buses)."""
     r_crown = rng.uniform(1.5, 2.8)
+    roughness = 0.18
+    crown_z = z0 + 4.3 + r_crown * 0.9 * (1 + roughness) + rng.uniform(0, 1.0)
     x, y = pos
-    trunk = cylinder((x, y, z0 - 0.1), (x, y, z0 + h_trunk + 0.6), rng.uniform(0.12, 0.22), "bark",
+    trunk = cylinder((x, y, z0 - 0.1), (x, y, crown_z), rng.uniform(0.12, 0.22), "bark",
                      segments=8)
-    crown = ellipsoid((x, y, z0 + h_trunk + r_crown * 0.8), (r_crown, r_crown, r_crown * 0.9),
-                      "foliage", rings=7, segments=12, rng=rng, roughness=0.18)
+    crown = ellipsoid((x, y, crown_z), (r_crown, r_crown, r_crown * 0.9),
+                      "foliage", rings=7, segments=12, rng=rng, roughness=roughness)
     return Mesh.concat([trunk, crown])
 
 

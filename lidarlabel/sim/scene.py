@@ -64,10 +64,11 @@ class Simulation:
         self._rng_layout, self._rng_agents, self._rng_frames = rng.spawn(3)
         self.times = np.arange(config.frames) * (FRAME_DT_US / 1e6)
         self.layout: Layout = make_layout(self._rng_layout)
-        self.ego, self.agents = populate(self.layout, self._rng_agents, self.times)
+        furniture = build_furniture(self.layout, self._rng_layout, (0.0, 1e9))
+        self.ego, self.agents = populate(self.layout, self._rng_agents, self.times,
+                                         furniture.footprints)
         centre = self.ego.xy.mean(0)
         self._ground = build_ground(self.layout, centre, 150.0)
-        furniture = build_furniture(self.layout, self._rng_layout, (0.0, 1e9))
         self.static = Mesh.concat([self._ground.mesh, furniture.mesh])
         self._n_ground = self._ground.mesh.num_triangles
         origin = np.array([centre[0], centre[1], 0.0])

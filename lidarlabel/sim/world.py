@@ -239,7 +239,7 @@ def marking_mask(layout: Layout, road_index: np.ndarray, s: np.ndarray, o: np.nd
 @dataclass
 class Furniture:
     mesh: Mesh
-    footprints: list[Polygon]  # everything an agent must not walk or drive into
+    footprints: np.ndarray  # (K, 5) x, y, length, width, yaw: what agents must not enter
 
 
 def _corridor(layout: Layout, xy: np.ndarray) -> np.ndarray:
@@ -262,7 +262,7 @@ def _near_special(layout: Layout, road: Road, s: float, margin: float) -> bool:
 
 def build_furniture(layout: Layout, rng: np.random.Generator, s_range: tuple[float, float]) -> Furniture:
     meshes: list[Mesh] = []
-    feet: list[Polygon] = []
+    feet: list[tuple[float, float, float, float, float]] = []
     buildings: list[Polygon] = []
     for k, road in enumerate(layout.roads):
         hw = road.half_width
@@ -289,7 +289,7 @@ def build_furniture(layout: Layout, rng: np.random.Generator, s_range: tuple[flo
                 clear = _corridor(layout, np.vstack([corners, centre[None]])).min() > 0.3
                 if clear and not any(poly.intersects(b) for b in buildings):
                     buildings.append(poly)
-                    feet.append(poly)
+                    feet.append((*centre, front, depth, yaw))
                     meshes.append(_building(layout, centre, front, depth, height, yaw, side, rng))
                 s += front + (rng.uniform(0, 8) if rng.random() < 0.5 else 0.3)
             # street lights, trees and a sign in the furniture strip next to the curb
@@ -304,15 +304,15 @@ def build_furniture(layout: Layout, rng: np.random.Generator, s_range: tuple[flo
                         r = rng.random()
                         if r < 0.45:
                             meshes.append(tree(pos, z0, rng))
-                            feet.append(_rect(pos, 0.6, 0.6, 0.0))
+                            feet.append((*pos, 0.6, 0.6, 0.0))
                         elif r < 0.8:
                             meshes.append(pole(pos, z0, -n, rng))
-                            feet.append(_rect(pos, 0.4, 0.4, 0.0))
+                            feet.append((*pos, 0.4, 0.4, 0.0))
                         elif r < 0.9:
                             meshes.append(sign_post(pos, z0, float(np.arctan2(t[0, 1], t[0, 0]))))
-                            feet.append(_rect(pos, 0.3, 0.8, 0.0))
+                            feet.append((*pos, 0.8, 0.8, 0.0))
                 s += rng.uniform(8, 22)
-    return Furniture(Mesh.concat(meshes), feet)
+    return Furniture(Mesh.concat(meshes), np.array(feet, float).reshape(-1, 5))
 
 
 def _corridor_other(layout: Layout, k: int, pos: np.ndarray) -> float:
