@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -37,7 +38,9 @@ def main() -> int:
             if done[0] % 10 == 0:
                 print(f"  {done[0]}/{args.frames} frames", file=sys.stderr)
 
+        cpu0 = time.process_time()
         stats = generate(out, config, progress=tick)
+        cpu = time.process_time() - cpu0
         size_mb = (out.stat().st_size + out.with_suffix(".gt.json").stat().st_size) / 1e6
     result = {
         "benchmark": "sim",
@@ -50,6 +53,8 @@ def main() -> int:
         "cpus": os.cpu_count(),
         "seconds_total": round(stats.seconds, 2),
         "seconds_per_frame": round(stats.seconds / args.frames, 3),
+        "cpu_seconds": round(cpu, 1),  # all threads; ~2x wall time when both cores are ours
+        "load_average_1min": round(os.getloadavg()[0], 1),
         "points_per_frame": round(stats.points_per_frame),
         "tracks": stats.tracks,
         "output_mb": round(size_mb, 1),
