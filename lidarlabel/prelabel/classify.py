@@ -42,17 +42,29 @@ CLASS_RANGES: dict[str, ClassRange] = {
 _OVER = 0.12  # relative excess over the max that costs 1
 _UNDER_SIDE = 0.9  # relative shortfall of a horizontal side that costs 1 (partial views)
 _UNDER_HEIGHT = 0.35  # relative shortfall in height that costs 1 (tops missed far away)
+_UNDER_SMALL = 0.5  # people and bicycles are rarely cut by occlusion as much as vehicles
+_FACE = 0.8  # m: a cluster thinner than this shows one face only
+_FACE_COST = 0.3  # cost of assuming the unseen length of a vehicle seen end-on
+_SOLID = 0.75  # side-view fill above which a cluster is no bicycle frame
+VEHICLES = ("car", "truck", "bus")
+SMALL = ("pedestrian", "cyclist")
 MAX_COST = 2.0
 
 
 @dataclass(frozen=True)
 class Classification:
-    """Result for one cluster: detection class, ontology category, cost and confidence in [0, 1]."""
+    """Result for one cluster: detection class, ontology category, cost and confidence in [0, 1].
+
+    ``across`` is True when the longer observed side is the object's *width*
+    (a vehicle seen only from its front or rear): its heading is then
+    perpendicular to that side.
+    """
 
     detection_class: str
     category: str
     cost: float
     confidence: float
+    across: bool = False
 
 
 def _range_cost(obs: float, lo: float, hi: float, under: float) -> float:
@@ -63,21 +75,33 @@ def _range_cost(obs: float, lo: float, hi: float, under: float) -> float:
     return 0.0
 
 
-def class_costs(length: float, width: float, height: float, ranges: dict[str, ClassRange] = CLASS_RANGES) -> dict[str, float]:
-    """Cost of each class for sorted observed extents (length >= width) and height, metres."""
+def class_costs(length: float, width: float, height: float, fill: float = 0.5,
+                ranges: dict[str, ClassRange] = CLASS_RANGES) -> dict[str, tuple[float, bool]]:
+    """Cost (and the ``across`` reading) of each class for sorted observed extents, metres.
+
+    ``fill``: the side-view coverage of the cluster (see ``face_fill``).
+    A vehicle that shows a single face no longer than its width is also read
+    end-on (the face is its front or rear); the cheaper reading wins.
+    """
     out = {}
     for name, r in ranges.items():
-        out[name] = (
-            _range_cost(length, *r.length, _UNDER_SIDE)
-            + _range_cost(width, *r.width, _UNDER_SIDE)
-            + _range_cost(height, *r.height, _UNDER_HEIGHT)
-        )
+        under = _UNDER_SMALL if name in SMALL else _UNDER_SIDE
+        h = _range_cost(height, *r.height, _UNDER_HEIGHT)
+        along = _range_cost(length, *r.length, under) + _range_cost(width, *r.width, under) + h
+        best = (along, False)
+        if name in VEHICLES and width < _FACE:
+            end_on = _range_cost(length, *r.width, under) + h + _FACE_COST
+            if end_on < along:
+                best = (end_on, True)
+        if name == "cyclist" and fill > _SOLID:
+            best = (best[0] + 10.0 * (fill - _SOLID), best[1])
+        out[name] = best
     return out
 
 
 def classify_extents(
-    length: float, width: float, height: float, ranges: dict[str, ClassRange] = CLASS_RANGES,
-    max_cost: float = MAX_COST,
+    length: float, width: float, height: float, fill: float = 0.5,
+    ranges: dict[str, ClassRange] = CLASS_RANGES, max_cost: float = MAX_COST,
 ) -> Classification | None:
     """Best class for observed extents (m; length is the longer horizontal side), or None.
 
@@ -85,15 +109,16 @@ def classify_extents(
     margin over the runner-up, so ambiguous shapes score lower.
     """
     length, width = max(length, width), min(length, width)
-    costs = class_costs(length, width, height, ranges)
-    names = sorted(costs, key=costs.get)
+    costs = class_costs(length, width, height, fill, ranges)
+    names = sorted(costs, key=lambda k: costs[k][0])
     best = names[0]
-    if costs[best] > max_cost:
+    cost, across = costs[best]
+    if cost > max_cost:
         return None
-    second = costs[names[1]] if len(names) > 1 else np.inf
-    margin = 1.0 - np.exp(-(second - costs[best]))
-    conf = float(np.exp(-costs[best]) * (0.5 + 0.5 * margin))
-    return Classification(best, ranges[best].category, float(costs[best]), conf)
+    second = costs[names[1]][0] if len(names) > 1 else np.inf
+    margin = 1.0 - np.exp(-(second - cost))
+    conf = float(np.exp(-cost) * (0.5 + 0.5 * margin))
+    return Classification(best, ranges[best].category, float(cost), conf, across)
 
 
 def size_prior(detection_class: str, ontology: Ontology | None = None,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lidarlabel.core.boxes import normalize_yaw
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.prelabel.classify import CLASS_RANGES, Classification, classify_extents, size_prior
 from lidarlabel.prelabel.cluster import cluster_bev, split_clusters
@@ -37,6 +38,8 @@ class GeometricOptions:
     split_cell: float = 0.15  # finer grid tried on clusters that are no single object
     min_points: int = 5
     max_extent: float = 16.0
+    angular_spacing: float = 0.006  # rad between neighbouring returns (vertical, 64-beam class sensor)
+    band_top: float = 2.0  # clusters are connected below this height; higher points join by column
     max_vertical_gap: float = 0.75  # a larger empty gap in a column separates objects stacked in it
     low_band: float = 1.3  # objects have points in this band above ground over their whole footprint
 
@@ -57,10 +60,17 @@ class GeometricDetector:
         ground_z = float(np.percentile(pgz, 10))  # boxes rest on the lowest ground under them (slopes)
         observed = fit_box(p, ground_z=ground_z)
         t1 = time.perf_counter()
-        cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z)
+        fill = face_fill(p, observed, float(np.hypot(*observed[:2])) * self.options.angular_spacing)
+        cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z, fill)
         self.timings["fit"] += t1 - t0
         self.timings["classify"] += time.perf_counter() - t1
-        return None if cls is None else _Candidate(p, ground_z, observed, cls)
+        if cls is None:
+            return None
+        if cls.across:  # seen end-on: the visible face is the width, the heading crosses it
+            observed = observed.copy()
+            observed[3], observed[4] = observed[4], observed[3]
+            observed[6] = float(normalize_yaw(observed[6] + np.pi / 2))
+        return _Candidate(p, ground_z, observed, cls, fill)
 
     def _objects(self, p: np.ndarray, pgz: np.ndarray) -> list[_Candidate]:
         """The objects in one cluster: itself, or its parts on a finer grid when that explains it better.
@@ -105,8 +115,8 @@ class GeometricDetector:
         pts, pgz = rel[obj], gz[obj]
         t1 = time.perf_counter()
         self.timings["ground"] += t1 - t0
-        clusters = [c for c in split_clusters(cluster_bev(pts[:, :2], o.cluster_cell))
-                    if len(c) >= o.min_points]
+        labels = band_clusters(pts[:, :2], above_of(pts, pgz), o.cluster_cell, o.band_top)
+        clusters = [c for c in split_clusters(labels) if len(c) >= o.min_points]
         t2 = time.perf_counter()
         self.timings["cluster"] += t2 - t1
         found: list[_Candidate] = []
@@ -114,7 +124,7 @@ class GeometricDetector:
             if np.ptp(pts[idx, :2], axis=0).max() > o.max_extent:
                 continue
             found.extend(self._objects(pts[idx], pgz[idx]))
-        boxes, scores, cats, counts, obs_boxes = [], [], [], [], []
+        boxes, scores, cats, counts, obs_boxes, fills = [], [], [], [], [], []
         t_fit = time.perf_counter()
         for c in found:
             box = fit_box(c.points, size_prior=self.priors[c.cls.detection_class], yaw_hint=c.observed[6],
@@ -125,6 +135,7 @@ class GeometricDetector:
             counts.append(len(c.points))
             scores.append(c.cls.confidence * (1.0 - np.exp(-len(c.points) / 15.0)))
             obs_boxes.append(c.observed)
+            fills.append(c.fill)
         self.timings["fit"] += time.perf_counter() - t_fit
         if not boxes:
             return Detections.empty()
@@ -135,6 +146,7 @@ class GeometricDetector:
         observed_world = np.array(obs_boxes)
         observed_world[:, :3] += origin
         det.extra["observed"] = observed_world
+        det.extra["fill"] = np.array(fills)
         return det
 
 
@@ -144,6 +156,54 @@ class _Candidate:
     ground_z: float
     observed: np.ndarray
     cls: Classification
+    fill: float = 1.0
+
+
+def face_fill(points: np.ndarray, box: np.ndarray, spacing: float) -> float:
+    """Fraction of the box's side view (length x height) covered by points, in [0, 1].
+
+    points (N, 3) and box (7,) in one frame; ``spacing`` (m) is the expected
+    distance between neighbouring returns at the object's range, so the
+    figure does not depend on range: a car's flank or rear is ~1, a bicycle's
+    frame and a person's legs are much less.
+    """
+    c, s = np.cos(box[6]), np.sin(box[6])
+    u = c * (points[:, 0] - box[0]) + s * (points[:, 1] - box[1])
+    z = points[:, 2]
+    cell = max(0.12, 2.0 * spacing)
+    iu = np.floor((u - u.min()) / cell).astype(np.int64)
+    iz = np.floor((z - z.min()) / cell).astype(np.int64)
+    total = (iu.max() + 1) * (iz.max() + 1)
+    return float(len(np.unique(iu * (iz.max() + 1) + iz)) / max(total, 1))
+
+
+def above_of(pts: np.ndarray, ground: np.ndarray) -> np.ndarray:
+    """Height above ground (N,) of (N, 3) points with ground heights (N,)."""
+    return pts[:, 2] - ground
+
+
+def band_clusters(xy: np.ndarray, above: np.ndarray, cell: float, band_top: float) -> np.ndarray:
+    """Cluster labels (N,) from the points below ``band_top`` m; higher points join by column.
+
+    Objects touch at their bodies far more rarely than through what hangs
+    over them (canopies, mirrors, signs): connectivity is decided in the body
+    band, and a higher point joins the cluster whose body occupies its grid
+    column (or none: -1).
+    """
+    low = above < band_top
+    labels = np.full(len(xy), -1, dtype=np.int64)
+    if not low.any():
+        return labels
+    labels[low] = cluster_bev(xy[low], cell)
+    if (~low).any():
+        keys_low = _cell_keys(xy[low], cell)
+        order = np.argsort(keys_low, kind="stable")
+        sorted_keys, sorted_lab = keys_low[order], labels[low][order]
+        keys_high = _cell_keys(xy[~low], cell)
+        pos = np.clip(np.searchsorted(sorted_keys, keys_high), 0, len(sorted_keys) - 1)
+        hit = sorted_keys[pos] == keys_high
+        labels[np.flatnonzero(~low)[hit]] = sorted_lab[pos[hit]]
+    return labels
 
 
 def column_continuous(xy: np.ndarray, above: np.ndarray, cell: float, max_gap: float,

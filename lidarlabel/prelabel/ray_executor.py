@@ -98,12 +98,13 @@ def publish_once(
     when the run began: an earlier attempt of this task whose worker died after
     publishing) or, with ``skip_up_to_date``, when it is newer than the scene.
     ``local_out`` is a private temporary path; if ``work`` leaves no file
-    there (a failure it reports in its result), nothing is published.
+    there (a failure it reports in its result), nothing is published. An
+    executor without retries passes ``run_started=math.inf``.
     """
     modified = remote.output_modified(out_url)
     if modified is not None:
         # S3 LastModified is truncated to whole seconds: there compare against the run's start second.
-        started = math.floor(run_started) if remote.is_remote(out_url) else run_started
+        started = math.floor(run_started) if remote.is_remote(out_url) and math.isfinite(run_started) else run_started
         if modified >= started or (skip_up_to_date and remote.output_is_up_to_date(scene_url, out_url)):
             return True, None
     with remote.local_copy(scene_url) as local, tempfile.TemporaryDirectory(prefix="lidarlabel-task-") as tmp:
@@ -163,18 +164,19 @@ def _detector_arg(name: str, options: dict[str, Any]) -> Any:
     return det
 
 
-def prelabel_task(task: Any, run_started: float) -> Any:
-    """Pre-label one :class:`lidarlabel.prelabel.executors.SceneTask` on a worker; a ``SceneResult``.
+def prelabel_task(task: Any, run_started: float, progress: Callable[[int, int], None] | None = None) -> Any:
+    """Pre-label one :class:`lidarlabel.prelabel.executors.SceneTask`; a ``SceneResult``.
 
-    ``task.scene`` and ``task.out`` may be local paths or URLs. The document is
-    published with :func:`publish_once`, so a retried task never writes twice;
-    messages name the URLs, never the worker's local copies.
+    ``task.scene`` and ``task.out`` may be local paths or URLs (any executor
+    can call this; it imports no Ray). The document is published with
+    :func:`publish_once`, so a retried task never writes twice; messages name
+    the URLs, never the worker's local copies. ``progress(done, total)`` per frame.
     """
     from lidarlabel.prelabel import batch
 
     def work(local: Path, local_out: Path) -> Any:
         det = _detector_arg(task.detector, task.options)
-        res = batch.prelabel_scene(local, local_out, det, task.options)
+        res = batch.prelabel_scene(local, local_out, det, task.options, progress)
         if res.error:
             res.error = res.error.replace(str(local_out), task.out).replace(str(local), task.scene)
         return res

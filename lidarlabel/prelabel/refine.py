@@ -29,9 +29,10 @@ class RefineOptions:
     min_observations: int = 3
     max_gap: int = 5  # frames bridged by interpolation inside a track
     moving_speed: float = 1.0  # m/s: faster vehicles take their heading from motion
-    moving_distance: float = 2.0  # m travelled first to last observation by a moving vehicle
+    moving_distance: float = 2.0  # m spanned by the smoothed path of a moving vehicle
     vru_scale: float = 0.4  # pedestrians and cyclists: both thresholds times this (small boxes jitter less)
     measurement_sigma: float = 0.25
+    angular_spacing: float = 0.006  # rad between neighbouring returns of the sensor
     reclassify: bool = True  # re-derive category and size from shape (geometric detector)
 
 
@@ -107,10 +108,45 @@ def _axial_mean(yaws: np.ndarray, weights: np.ndarray) -> float:
     return float(a)
 
 
-def _spans(obs: Observation, yaw: float) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    uv = bev_corners(obs.observed[None])[0] @ np.array([[c, s], [-s, c]]).T
-    return np.ptp(uv, axis=0)
+def _own_spans(obs: Observation, yaw: float) -> np.ndarray:
+    """Observed (along, across) extents of a detection in the axes of heading ``yaw``.
+
+    Taken from the detection's own fitted rectangle (which hugs the points),
+    assigned to the track's axes by which of its sides lies closer to ``yaw``.
+    """
+    d = abs(float(normalize_yaw(2 * (obs.observed[6] - yaw)))) / 2  # axial difference in [0, pi/2]
+    ext = obs.observed[3:5]
+    return ext[::-1].copy() if d > np.pi / 4 else ext.copy()
+
+
+def _moving_heading(obs: list[Observation], first: int, states: np.ndarray, speed: np.ndarray,
+                    min_speed: float, npts: np.ndarray) -> np.ndarray:
+    """Heading (T,) of a moving track: the fitted box axis pointed along the motion.
+
+    The fitted axis is precise where the points show the object's outline; the
+    motion decides its direction and stands in where the fit disagrees by more
+    than 30 degrees or is missing. A short weighted axial average smooths it.
+    """
+    motion = np.arctan2(states[:, 3], states[:, 2])
+    slow = speed < min_speed
+    if slow.any() and (~slow).any():  # keep the nearest good heading while (nearly) stopped
+        good = np.flatnonzero(~slow)
+        motion = motion[good[np.argmin(np.abs(np.arange(len(speed))[:, None] - good[None]), axis=1)]]
+    yaw = motion.copy()
+    weight = np.full(len(motion), 0.5)
+    for ob, n in zip(obs, npts):
+        k = ob.frame - first
+        cand = ob.box[6] + np.array([0.0, np.pi / 2, np.pi, -np.pi / 2])
+        diff = np.abs(normalize_yaw(cand - motion[k]))
+        j = int(np.argmin(diff))
+        if diff[j] < np.deg2rad(30) and n > 0:
+            yaw[k], weight[k] = cand[j], np.sqrt(n)
+    out = np.empty_like(yaw)
+    for k in range(len(yaw)):
+        sl = slice(max(0, k - 2), k + 3)
+        z = np.sum(weight[sl] * np.exp(1j * yaw[sl]))
+        out[k] = np.angle(z) if abs(z) > 0 else motion[k]
+    return out
 
 
 def _keep_detector_boxes(rec, obs, span_frames, t_all, meas, states, moving, o) -> RefinedTrack:
@@ -165,33 +201,35 @@ def refine_track(
     accel = ACCEL.get(cls_vote, 3.0)
     states = rts_smooth(t_all, meas, accel, o.measurement_sigma)
     speed = np.hypot(states[:, 2], states[:, 3])
-    travelled = float(np.hypot(*(obs[-1].box[:2] - obs[0].box[:2])))
+    # a track is moving when its smoothed path spans more than the jitter of partial views
     k = o.vru_scale if cls_vote in ("pedestrian", "cyclist") else 1.0
-    moving = travelled > k * o.moving_distance and float(np.median(speed)) > k * o.moving_speed
+    spread = float(np.hypot(*np.ptp(states[:, :2], axis=0)))
+    moving = spread > k * o.moving_distance and float(np.max(speed)) > k * o.moving_speed
     fit_yaw = np.array([ob.box[6] for ob in obs])
     if not o.reclassify or cls_vote not in CLASS_RANGES:
         return _keep_detector_boxes(rec, obs, span_frames, t_all, meas, states, moving, o)
     if moving:
-        yaw_all = np.arctan2(states[:, 3], states[:, 2])
-        slow = speed < k * o.moving_speed
-        if slow.any():  # keep the last good heading while (nearly) stopped
-            good = np.flatnonzero(~slow)
-            nearest = good[np.argmin(np.abs(np.arange(len(speed))[:, None] - good[None]), axis=1)]
-            yaw_all = yaw_all[nearest]
+        # a walking person's outline says nothing of the heading: use the motion alone
+        fit_weight = 0.0 if cls_vote == "pedestrian" else 1.0
+        yaw_all = _moving_heading(obs, frames[0], states, speed, k * o.moving_speed, npts * fit_weight)
     else:
         yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, np.sqrt(npts)))
     # Size and category from the best-observed frames.
-    spans = np.array([_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
+    spans = np.array([_own_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
     tops = np.array([ob.observed[5] for ob in obs])
     best = npts >= np.percentile(npts, 50)
-    L_obs = float(np.percentile(spans[best, 0], 90))
-    W_obs = float(np.percentile(spans[best, 1], 90))
+    # sampled outlines fall short of the true edges by about one point spacing
+    spacing = o.angular_spacing * float(np.median([np.hypot(*(ob.box[:2] - ob.sensor[:2])) for ob in obs]))
+    L_obs = float(np.percentile(spans[best, 0], 90)) + spacing
+    W_obs = float(np.percentile(spans[best, 1], 90)) + spacing
     H_obs = float(np.percentile(tops[best], 90))
-    cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs)
+    fill = float(np.median([ob.fill for ob in obs]))
+    cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs, fill)
     if cls is None:
         return None
     name = cls.detection_class
-    if L_obs < W_obs and name != "pedestrian":
+    # a static track's heading is the fitted one; swap axes only where the class reading disagrees
+    if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
         yaw_all = yaw_all + np.pi / 2
         spans = spans[:, ::-1]
         L_obs, W_obs = W_obs, L_obs

@@ -49,6 +49,7 @@ class Observation:
     num_points: int
     sensor: np.ndarray  # (3,) sensor position, world frame
     category: str = ""
+    fill: float = 0.5  # side-view coverage of the cluster (geometric detector)
 
 
 @dataclass
@@ -117,9 +118,10 @@ class Tracker:
         o = self.options
         classes = det.extra.get("detection_class") or ["car"] * len(det)
         observed = det.extra.get("observed", det.boxes)
+        fills = det.extra.get("fill", np.full(len(det), 0.5))
         obs = [Observation(frame, timestamp_us, det.boxes[k], observed[k], float(det.scores[k]),
                            classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float),
-                           det.categories[k])
+                           det.categories[k], float(fills[k]))
                for k in range(len(det))]
         preds = [t.predict(timestamp_us)[0][:2] for t in self._live]
         assigned_t: set[int] = set()
