@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from lidarlabel.core.boxes import normalize_yaw
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.errors import InputError
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
@@ -37,6 +38,9 @@ CELL = np.array([0.3, 0.3, 0.5])  # m: voxel of the connected components (rings 
 SEED_RADIUS = 1.0  # m: the click picks the component most present this close to it
 JOIN_GAP = 1.0  # m: pieces closer than this may belong to one object
 MAX_JOINS = 4
+POLE_EXCESS = 0.5  # m above the object's median column top
+POLE_MAX_WIDTH = 0.6  # m: wider tall parts are the object's own (a truck's cab)
+JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the object's points
 GROW_SLACK = 1.1
 SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
 SAMPLING_GAP_RAD = 0.0035  # ...plus about one azimuth step (0.2 deg) at its range
@@ -134,13 +138,43 @@ def object_points_at(
         cand = np.unique(labels[halo[ij[:, 0], ij[:, 1]] & ~member])
         grown = False
         for lab in cand:
-            trial = member | (labels == lab)
+            piece = labels == lab
+            # a small piece beside the object (cone, bollard, pole) is something else
+            if piece.sum() < JOIN_MIN_SHARE * member.sum():
+                continue
+            trial = member | piece
             ln, wd = _extent(obj[trial, :2])
             if ln <= limit[0] and wd <= limit[1]:
                 member, grown = trial, True
         if not grown:
             break
-    return ObjectPoints(obj[member], float(np.median(obj_gz[member])), obj)
+    keep = _drop_poles(obj[member], obj_gz[member])
+    return ObjectPoints(obj[member][keep], float(np.median(obj_gz[member])), obj)
+
+
+def _drop_poles(pts: np.ndarray, gz: np.ndarray) -> np.ndarray:
+    """Mask (K,) of the (K, 3) points that are not a thin post standing out above the object.
+
+    A sign post or lamp pole touching a car joins its component; in a bird's-eye
+    grid it is a small patch of columns much taller than the object's typical column.
+    """
+    if len(pts) < 10:
+        return np.ones(len(pts), dtype=bool)
+    ij = np.floor((pts[:, :2] - pts[:, :2].min(axis=0)) / CELL[0]).astype(np.int64)
+    shape = tuple(ij.max(axis=0) + 1)
+    flat = ij[:, 0] * shape[1] + ij[:, 1]
+    top = np.full(shape[0] * shape[1], -np.inf)
+    np.maximum.at(top, flat, pts[:, 2] - gz)
+    occupied = np.isfinite(top)
+    body = float(np.median(top[occupied]))
+    tall = (top > body + POLE_EXCESS).reshape(shape)
+    regions, n = ndimage.label(tall, structure=np.ones((3, 3), dtype=bool))
+    drop = np.zeros(shape, dtype=bool)
+    for sl, k in zip(ndimage.find_objects(regions), range(1, n + 1), strict=True):
+        size = (sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+        if max(size) * CELL[0] <= POLE_MAX_WIDTH and (regions == k).sum() < 0.2 * occupied.sum():
+            drop |= regions == k
+    return ~drop.ravel()[flat]
 
 
 def fit_at_point(
@@ -209,17 +243,30 @@ def fit_with_occlusion(found: ObjectPoints, viewpoint: np.ndarray, prior: tuple[
     """
     pts = found.points
     raw = fit_box(pts, ground_z=found.ground_z)
-    yaw = float(raw[6])
-    c, s = np.cos(yaw), np.sin(yaw)
-    rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
-    uv = (pts[:, :2] - raw[:2]) @ rot.T
-    lo, hi = uv.min(axis=0), uv.max(axis=0)
-    vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
     rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
     gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
     z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
     blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
     occ = _Occluders(blockers, viewpoint)
+    # Seen end-on, the longer seen side may be the width: try both axes as the length and keep
+    # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
+    best, best_cost = raw, np.inf
+    for turn in (0.0, np.pi / 2):
+        box = _grow_box(pts, raw, float(raw[6]) + turn, prior, occ, viewpoint, gap, z_levels)
+        cost = float(np.abs(np.log(box[3:5] / np.asarray(prior[:2]))).sum())
+        if cost < best_cost - 1e-9:
+            best, best_cost = box, cost
+    best[6] = normalize_yaw(best[6])
+    return best
+
+
+def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, float, float], occ: _Occluders,
+              viewpoint: np.ndarray, gap: float, z_levels: np.ndarray) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
+    uv = (pts[:, :2] - raw[:2]) @ rot.T
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
     for k in range(2):
         short = prior[k] - (hi[k] - lo[k])
         if short <= 0:
@@ -251,6 +298,7 @@ def fit_with_occlusion(found: ObjectPoints, viewpoint: np.ndarray, prior: tuple[
     out = raw.copy()
     out[:2] = raw[:2] + mid @ rot
     out[3:5] = hi - lo
+    out[6] = yaw
     return out
 
 
