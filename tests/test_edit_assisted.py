@@ -51,10 +51,10 @@ def test_one_click_fit_on_cars_matches_ground_truth(sim_scene):
             ious.append(bev_iou_pairs(s.doc.tracks[tid].boxes[frame].as_array()[None], g[frame][None])[0])
     ious = np.array(ious)
     assert len(ious) >= 10
-    # Issue target: >= 90 % at BEV IoU 0.8 -- NOT met: 69-84 % depending on the seed
-    # (docs/editing.md). This guards the level reached, not the target.
-    assert (ious >= 0.7).mean() >= 0.85, ious.round(2)
-    assert np.median(ious) >= 0.8
+    # Issue target: >= 90 % at BEV IoU 0.8 -- NOT met: 70-91 % per seed, 82 % over held-out
+    # seeds (84 % on this one; docs/editing.md). This guards the level reached, not the target.
+    assert (ious >= 0.8).mean() >= 0.75, ious.round(2)
+    assert np.median(ious) >= 0.82
 
 
 def test_fit_without_category_names_a_car_and_refuses_empty_road(sim_scene):
