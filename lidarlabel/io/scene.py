@@ -29,12 +29,30 @@ from lidarlabel.core.camera import CameraModel
 from lidarlabel.core.transforms import compose, transform_points
 from lidarlabel.errors import InputError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SceneReader", "SceneWriter"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SceneReader", "SceneWriter", "quantise_points", "quantisation_step"]
 
 FORMAT = "lidarlabel/scene"
 FORMAT_VERSION = 1
 POINT_CHUNK_ROWS = 32768
 _VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
+
+
+def quantisation_step(precision: float) -> float:
+    """The power-of-two step (m) that compact storage uses for a requested precision."""
+    return float(2.0 ** np.floor(np.log2(precision)))
+
+
+def quantise_points(points: np.ndarray, precision: float, fields: Sequence[str]) -> np.ndarray:
+    """(N, C) points rounded as compact storage stores them (every column but ``ring``).
+
+    Idempotent, so a caller can round first (e.g. to count points in boxes on
+    exactly the values that will be stored) and the writer rounds again at no cost.
+    """
+    step = quantisation_step(precision)
+    out = np.array(points, dtype=np.float32, copy=True)
+    cols = [i for i, name in enumerate(fields) if name != "ring"]
+    out[:, cols] = np.round(out[:, cols] / step) * step
+    return out
 
 
 class SceneWriter:
@@ -86,11 +104,10 @@ class SceneWriter:
         lid = f.create_group("lidar")
         lid.attrs.update(name=lidar_name, fields=list(self._fields))
         lid.create_dataset("extrinsic", data=np.asarray(lidar_extrinsic, dtype=float).reshape(4, 4))
-        self._step = 0.0
+        self._precision = point_precision
         if point_precision is None:
             opts: dict = {"compression": "lzf", "shuffle": True}
         else:
-            self._step = float(2.0 ** np.floor(np.log2(point_precision)))
             opts = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
         self._points = lid.create_dataset(
             "points",
@@ -100,8 +117,7 @@ class SceneWriter:
             chunks=(POINT_CHUNK_ROWS, len(self._fields)),
             **opts,
         )
-        self._points.attrs["precision"] = self._step
-        self._quantised = [i for i, name in enumerate(self._fields) if name != "ring"]
+        self._points.attrs["precision"] = 0.0 if point_precision is None else quantisation_step(point_precision)
         cg = f.create_group("cameras")
         self._images = {}
         self._cam_ts: dict[str, list[int]] = {}
@@ -132,10 +148,8 @@ class SceneWriter:
         if not finite.all():
             self._dropped += int((~finite).sum())
             pts = pts[finite]
-        if self._step:
-            pts = pts.copy()
-            q = self._quantised
-            pts[:, q] = np.round(pts[:, q] / self._step) * self._step
+        if self._precision is not None:
+            pts = quantise_points(pts, self._precision, self._fields)
         n0 = self._offsets[-1]
         self._points.resize((n0 + len(pts), pts.shape[1]))
         self._points[n0:] = pts
