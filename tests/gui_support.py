@@ -62,7 +62,8 @@ class CannedPrompts:
 def make_viewer(qtbot, tmp_path):
     """Factory: ``make_viewer(scene, labels=None, show=False, size=(1280, 800))`` -> MainWindow.
 
-    The window uses a temporary QSettings file and canned prompts; it waits until
+    The scene is copied into ``tmp_path`` first (saved versions and autosave drafts
+    land beside it), the window uses a temporary QSettings file and canned prompts; it waits until
     the current frame is loaded. At teardown every window is closed and deleted and
     the test fails if a top-level widget it created is still alive.
     """
@@ -77,6 +78,14 @@ def make_viewer(qtbot, tmp_path):
     windows = []
 
     def factory(scene, labels=None, show=False, size=(1280, 800), author="test", lock=False):
+        scene = Path(scene)
+        if not scene.is_relative_to(tmp_path):
+            # saves and the 30 s autosave write beside the scene: never into the repository
+            copy = tmp_path / "scenes" / scene.name
+            copy.parent.mkdir(exist_ok=True)
+            if not copy.exists():
+                copy.write_bytes(scene.read_bytes())
+            scene = copy
         session = EditSession.open(scene, labels=labels, author=author, lock=lock)
         settings = QSettings(str(tmp_path / "lidarlabel.ini"), QSettings.Format.IniFormat)
         w = MainWindow(session, settings)

@@ -42,8 +42,13 @@ def test_stepping_frames_updates_3d_view_cameras_timeline_and_status(make_viewer
     assert w.view3d.shown.index == 1 and w.camera_panel.shown.index == 1
     assert w.canvas.num_points == s.scene.num_points(1)
     assert w.timeline.slider.value() == 1 and "frame 2/" in w.timeline.label.text()
-    w.actions["next10"].trigger()  # clamps at the end
-    assert s.frame == s.num_frames - 1
+    w.actions["next10"].trigger()
+    assert s.frame == min(11, s.num_frames - 1)
+    for _ in range(s.num_frames // 10 + 1):
+        w.actions["next10"].trigger()
+    assert s.frame == s.num_frames - 1  # clamped at the end
+    w.actions["prev"].trigger()
+    assert s.frame == s.num_frames - 2
     w.timeline.slider.setValue(3)
     assert s.frame == 3 and w.wait_for_frame()
     np.testing.assert_allclose(w.canvas.ground_z, s.scene.ego_poses[3][2, 3])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lidarlabel.cli import main
+from lidarlabel.io.scene import SceneReader
 from tests.gui_support import SAMPLE
 
 
@@ -12,8 +13,10 @@ def test_view_rejects_missing_files_and_bad_frames(tmp_path, capsys):
     assert main(["view", str(tmp_path / "nope.h5")]) == 1
     assert "nope.h5: scene: expected an existing .h5 scene file" in capsys.readouterr().err
     assert main(["view", str(SAMPLE), "--labels", str(tmp_path / "x.json")]) == 1
-    assert main(["view", str(SAMPLE), "--frame", "999", "--screenshot", str(tmp_path / "a.png")]) == 1
-    assert "--frame: expected 0..9, got 999" in capsys.readouterr().err
+    with SceneReader.open(SAMPLE) as r:
+        last = r.num_frames - 1
+    assert main(["view", str(SAMPLE), "--frame", str(last + 1), "--screenshot", str(tmp_path / "a.png")]) == 1
+    assert f"--frame: expected 0..{last}, got {last + 1}" in capsys.readouterr().err
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"not hdf5")
     assert main(["view", str(bad), "--screenshot", str(tmp_path / "b.png")]) == 1

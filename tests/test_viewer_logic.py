@@ -21,7 +21,6 @@ from lidarlabel.viewer.gestures import (
     box_from_ground_rect,
     nudge,
     pick_track,
-    ray_box_distance,
     ray_ground,
 )
 from lidarlabel.viewer.orbit import OrbitCamera
@@ -53,17 +52,10 @@ def test_target_projects_to_the_centre_and_birds_eye_puts_heading_up():
     assert abs(pa[0, 0] - 400) < 1.0 and pa[0, 1] < 250  # straight up on screen
 
 
-def test_ray_ground_and_box_distance():
+def test_ray_ground():
     g = ray_ground(np.array([0, 0, 10.0]), np.array([0, 0, -1.0]), 1.0)
     assert np.allclose(g, [0, 0, 1])
     assert ray_ground(np.array([0, 0, 10.0]), np.array([0, 0, 1.0]), 1.0) is None
-    boxes = np.array([[10, 0, 1, 4, 2, 2, 0.0], [20, 0, 1, 4, 2, 2, 0.0], [10, 10, 1, 4, 2, 2, 0.0]])
-    d = ray_box_distance(np.array([0, 0, 1.0]), np.array([1.0, 0, 0]), boxes)
-    assert np.isclose(d[0], 8.0) and np.isclose(d[1], 18.0) and np.isinf(d[2])
-    # a rotated box: a ray that misses its axis-aligned hull corner but not the box itself
-    rot = np.array([[0, 0, 0, 10, 1, 1, np.pi / 4]])
-    assert np.isfinite(ray_box_distance(np.array([3, 3, 5.0]), np.array([0, 0, -1.0]), rot))[0]
-    assert np.isinf(ray_box_distance(np.array([3, -3, 5.0]), np.array([0, 0, -1.0]), rot))[0]
 
 
 # ----------------------------------------------------------------------------- overlay
@@ -113,6 +105,8 @@ def test_click_selects_the_nearest_box_and_empty_click_clears(tmp_path):
     far = s.create_box(0, [20, 0, 1], [4, 2, 2])
     s.select(None)
     assert pick_track(s, np.array([0, 0, 1.0]), np.array([1.0, 0, 0])) == near
+    s.create_box(0, [0, 0, 0], [10, 1, 1], yaw=np.pi / 4)  # rotated: hit inside, miss in its AABB corner
+    assert pick_track(s, np.array([3, -3, 5.0]), np.array([0, 0, -1.0])) is None
     g = GestureController(s, lambda: 0.0, lambda: np.array([1.0, 0]))
     down = [0.0, 0.0, -1.0]
     assert g.handle(_ev("press", [20, 0, 30], down, pos=(5, 5)))

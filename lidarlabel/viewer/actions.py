@@ -113,7 +113,7 @@ def build_actions(w) -> dict[str, QAction]:
     m.addSeparator()
     _act(w, acts, m, "propagate", "&Propagate box to next frame", "Ctrl+P", _guard(w, lambda s: _propagate(w, s)))
     _act(w, acts, m, "interpolate", "&Interpolate track", "Ctrl+I",
-         _guard(w, lambda s: _session_call(s, "interpolate", _need_selection(s))))
+         _guard(w, lambda s: _interpolate(w, s)))
     _act(w, acts, m, "split", "Split track &here", "Ctrl+K", _guard(w, lambda s: s.split(_need_selection(s), s.frame)))
     _act(w, acts, m, "merge", "&Merge another track into the selection…", "Ctrl+M", _guard(w, lambda s: _merge(w, s)))
 
@@ -193,18 +193,16 @@ def _nudge(w, key: str, mods: str) -> None:
         _guard(w, lambda s: nudge(s, key, fine=mods == "shift"))()
 
 
-def _session_call(s, name: str, *args):
-    fn = getattr(s, name, None)
-    if fn is None:
-        raise ValueError(f"{name} is not available in this version of the editing session")
-    return fn(*args)
+def _interpolate(w, s) -> None:
+    filled = s.interpolate(_need_selection(s))
+    w.statusBar().showMessage(f"interpolated {len(filled)} frames", 5000)
 
 
 def _propagate(w, s) -> None:
     tid = _need_selection(s)
     if s.frame + 1 >= s.num_frames:
         raise ValueError("already at the last frame")
-    _session_call(s, "propagate", tid, s.frame, s.frame + 1)
+    s.propagate(tid, s.frame, s.frame + 1)
     s.set_frame(s.frame + 1)
 
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from lidarlabel.edit.picking import nearest_point_on_ray, ray_box_hit
+
 __all__ = [
     "GestureController",
     "NUDGE_KEYS",
@@ -27,7 +29,6 @@ __all__ = [
     "box_from_ground_rect",
     "nudge",
     "pick_track",
-    "ray_box_distance",
     "ray_ground",
 ]
 
@@ -59,33 +60,11 @@ def ray_ground(origin: np.ndarray, direction: np.ndarray, ground_z: float) -> np
     return None if t <= 0 else np.asarray(origin, float) + t * np.asarray(direction, float)
 
 
-def ray_box_distance(origin: np.ndarray, direction: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """(M,) distance along a world ray to where it enters each (M, 7) box; inf where it misses."""
-    boxes = np.asarray(boxes, float).reshape(-1, 7)
-    c, s = np.cos(-boxes[:, 6]), np.sin(-boxes[:, 6])
-    o = np.asarray(origin, float) - boxes[:, :3]
-    d = np.broadcast_to(np.asarray(direction, float), o.shape)
-    # into each box's frame (rotate by -yaw about z)
-    o_b = np.c_[c * o[:, 0] - s * o[:, 1], s * o[:, 0] + c * o[:, 1], o[:, 2]]
-    d_b = np.c_[c * d[:, 0] - s * d[:, 1], s * d[:, 0] + c * d[:, 1], d[:, 2]]
-    half = boxes[:, 3:6] / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / np.where(np.abs(d_b) < 1e-12, 1e-12, d_b)
-        t1, t2 = (-half - o_b) * inv, (half - o_b) * inv
-    t_near = np.minimum(t1, t2).max(axis=1)
-    t_far = np.maximum(t1, t2).min(axis=1)
-    hit = (t_far >= np.maximum(t_near, 0.0))
-    return np.where(hit, np.maximum(t_near, 0.0), np.inf)
-
-
 def pick_track(session, origin: np.ndarray, direction: np.ndarray, frame: int | None = None) -> str | None:
-    """Id of the track whose box in ``frame`` (default: current) the ray hits first, or None."""
+    """Id of the track whose box in ``frame`` (default: current) the world ray hits first, or None."""
     ids, boxes = session.doc.frame_boxes(session.frame if frame is None else frame)
-    if not ids:
-        return None
-    dist = ray_box_distance(origin, direction, boxes)
-    k = int(np.argmin(dist))
-    return ids[k] if np.isfinite(dist[k]) else None
+    k, _dist = ray_box_hit(origin, direction, boxes)
+    return None if k is None else ids[k]
 
 
 def box_from_ground_rect(a: np.ndarray, b: np.ndarray, screen_up: np.ndarray, ground_z: float,
@@ -111,6 +90,8 @@ def box_from_ground_rect(a: np.ndarray, b: np.ndarray, screen_up: np.ndarray, gr
     yaw = float(np.arctan2(heading[1], heading[0]))
     return np.array([center[0], center[1], ground_z + height / 2, length, width, height, yaw])
 
+
+FIT_RADIUS = 0.3  # m: how far from the click ray a LiDAR point may be to count as clicked
 
 # key -> (what, axis or sign); steps below. Keys are toolkit-neutral names.
 NUDGE_KEYS: dict[str, tuple[str, int, float]] = {
@@ -211,11 +192,11 @@ class GestureController:
         while ev.kind == "move":
             ev = yield
         s = self.session
-        if s.read_only or not hasattr(s, "fit_box_at"):
+        if s.read_only:
             return
-        target = _nearest_point_on_ray(s.points_world(s.frame), press.ray_origin, press.ray_dir)
-        if target is None:
-            target = press.ground
+        pts = s.points_world(s.frame)
+        k = nearest_point_on_ray(press.ray_origin, press.ray_dir, pts, FIT_RADIUS)
+        target = pts[k] if k is not None else press.ground
         if target is not None:
             s.fit_box_at(s.frame, np.asarray(target, float))
 
@@ -239,16 +220,3 @@ class GestureController:
             if box is not None:
                 s.create_box(s.frame, box[:3], box[3:6], float(box[6]), category="vehicle.car")
 
-
-def _nearest_point_on_ray(points: np.ndarray, origin: np.ndarray, direction: np.ndarray,
-                          radius: float = 0.4) -> np.ndarray | None:
-    """The LiDAR point (3,) closest to the eye among those within ``radius`` m of the ray, or None."""
-    if len(points) == 0:
-        return None
-    rel = points - origin
-    t = rel @ direction
-    perp = np.linalg.norm(rel - t[:, None] * direction[None, :], axis=1)
-    near = np.nonzero((perp < radius + 0.01 * np.maximum(t, 0)) & (t > 0))[0]
-    if len(near) == 0:
-        return None
-    return points[near[np.argmin(t[near])]].astype(float)

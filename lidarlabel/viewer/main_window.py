@@ -97,13 +97,17 @@ class MainWindow(QMainWindow):
     def _install_editing_panels(self, session: EditSession) -> None:
         from lidarlabel.viewer.panels import editing_panels
 
+        # properties under the object list, the top/side/front views under the cameras
+        below = {"Properties": "Objects", "Top / side / front": "Cameras"}
         for name, widget in editing_panels(session).items():
             d = self.docks.get(name)
             if d is None:
                 d = QDockWidget(name, self)
-                d.setObjectName(f"dock_{name}")
-                self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, d)
+                d.setObjectName(f"dock_{name.replace(' ', '')}")
                 self.docks[name] = d
+                if not (self._layout_restored and self.restoreDockWidget(d)):
+                    self.splitDockWidget(self.docks[below[name]], d, Qt.Orientation.Vertical)
+                    self.resizeDocks([self.docks[below[name]], d], [3, 2], Qt.Orientation.Vertical)
             d.setWidget(widget)
             self.extra_panels[name] = widget
 
@@ -202,6 +206,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(g)
         else:
             self.resize(1280, 800)
+        self._layout_restored = isinstance(s, QByteArray)
         if isinstance(s, QByteArray):
             self.restoreState(s)
         else:

@@ -124,10 +124,10 @@ class OrbitCamera:
         """Behind and above the ego vehicle, looking along its heading."""
         yaw = yaw_of(world_from_ego)
         ahead = np.array([np.cos(yaw), np.sin(yaw), 0.0])
-        self.target = world_from_ego[:3, 3].astype(float) + 15.0 * ahead
+        self.target = world_from_ego[:3, 3].astype(float) + 20.0 * ahead
         self.azimuth = float(yaw + np.pi)
-        self.elevation = float(np.deg2rad(20.0))
-        self.distance = 32.0
+        self.elevation = float(np.deg2rad(16.0))
+        self.distance = 36.0  # eye ~15 m behind the ego vehicle, ~10 m up
 
     def reset(self, world_from_ego: np.ndarray) -> None:
         """The default overview: the ego vehicle seen from behind and high above."""
