@@ -253,3 +253,16 @@ def test_staged_output_dir_uploads_every_file_or_none(s3, tmp_path):
     src.write_bytes(b"x" * 10_000)
     remote.upload_file_atomic(src, local)
     assert local.read_bytes() == src.read_bytes()
+
+
+def test_modified_times_in_bulk(s3, tmp_path):
+    s3.put_object(Bucket=BUCKET, Key="m/a.h5", Body=b"1")
+    s3.put_object(Bucket=BUCKET, Key="m/b.h5", Body=b"2")
+    local = tmp_path / "c.h5"
+    local.write_bytes(b"3")
+    urls = [f"s3://{BUCKET}/m/a.h5", f"s3://{BUCKET}/m/gone.h5", str(local), str(tmp_path / "gone.h5"),
+            f"s3://{BUCKET}/m/b.h5", f"s3://{BUCKET}/elsewhere/x.h5"]
+    got = remote.modified_times(urls)
+    assert [t is None for t in got] == [False, True, False, True, False, True]
+    assert abs(got[0] - time.time()) < 60 and got[2] == local.stat().st_mtime
+    assert got[0] == remote.output_modified(urls[0])

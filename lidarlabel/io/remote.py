@@ -40,6 +40,7 @@ __all__ = [
     "is_remote",
     "join_url",
     "list_scenes",
+    "modified_times",
     "local_copy",
     "output_is_up_to_date",
     "output_modified",
@@ -104,6 +105,8 @@ def _fs(url: str) -> tuple[Any, str]:
 
 
 _FS_CACHE: dict[tuple[str, tuple[tuple[str, str], ...]], Any] = {}
+# async clients (s3fs) are not fork-safe: a forked worker (process pool) builds its own
+os.register_at_fork(after_in_child=_FS_CACHE.clear)
 
 
 def _explain(url: str, exc: BaseException, expected: str) -> InputError:
@@ -357,6 +360,38 @@ def output_modified(url: str | os.PathLike[str]) -> float | None:
     except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
         raise _explain(s, exc, "a readable output location") from None
     return None if info.get("type") == "directory" else _modified(info)
+
+
+def modified_times(urls: list[str]) -> list[float | None]:
+    """Modified times (POSIX s) of many files/objects, None where missing; one listing per folder/prefix.
+
+    For deciding which of thousands of scenes are up to date without one
+    request per object. Local paths are stat'ed.
+    """
+    found: dict[str, float | None] = {}
+    groups: dict[str, list[str]] = {}
+    for u in urls:
+        s = os.fspath(u)
+        if is_remote(s):
+            groups.setdefault(s.rsplit("/", 1)[0], []).append(s)
+        else:
+            p = _local_path(s)
+            found[s] = p.stat().st_mtime if p.is_file() else None
+    for parent, members in groups.items():
+        fs, path = _fs(parent)
+        protocol = parent.split("://", 1)[0]
+        with contextlib.suppress(Exception):
+            fs.invalidate_cache(path)
+        try:
+            listing = {f"{protocol}://{e['name'].lstrip('/')}": _modified(e)
+                       for e in fs.ls(path, detail=True) if e.get("type") == "file"}
+        except FileNotFoundError:
+            listing = {}
+        except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
+            raise _explain(parent, exc, "a readable folder/prefix") from None
+        for m in members:
+            found[m] = listing.get(m)
+    return [found[os.fspath(u)] for u in urls]
 
 
 def output_is_up_to_date(input_url: str | os.PathLike[str], output_url: str | os.PathLike[str]) -> bool:
