@@ -29,7 +29,7 @@ from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
 from lidarlabel.prelabel.ground import estimate_ground
 
-__all__ = ["FitResult", "fit_at_point", "object_points_at"]
+__all__ = ["FitResult", "ObjectPoints", "drop_posts", "fit_at_point", "fit_with_occlusion", "object_points_at", "voxel_components"]
 
 RADIUS = 9.0  # m: half the length of the longest rigid bus plus a margin
 GROUND_TOLERANCE = 0.25
@@ -66,7 +66,7 @@ class FitResult:
     points: np.ndarray
 
 
-def _components(obj: np.ndarray) -> np.ndarray:
+def voxel_components(obj: np.ndarray) -> np.ndarray:
     """3D connected-component label (K,) of (K, 3) points on a (0.3, 0.3, 0.5) m voxel grid."""
     ijk = np.floor((obj - obj.min(axis=0)) / CELL).astype(np.int64)
     occ = np.zeros(tuple(ijk.max(axis=0) + 1), dtype=bool)
@@ -122,7 +122,7 @@ def object_points_at(
     obj, obj_gz = near[keep], gz[keep]
     if len(obj) == 0:
         raise InputError(f"only ground near the clicked point {np.round(click, 2).tolist()}")
-    labels = _components(obj)
+    labels = voxel_components(obj)
     dxy = np.linalg.norm(obj[:, :2] - click[:2], axis=1)
     close = labels[dxy < SEED_RADIUS]
     seed = int(np.bincount(close).argmax()) if len(close) else int(labels[np.argmin(dxy)])
@@ -148,11 +148,11 @@ def object_points_at(
                 member, grown = trial, True
         if not grown:
             break
-    keep = _drop_poles(obj[member], obj_gz[member])
+    keep = drop_posts(obj[member], obj_gz[member])
     return ObjectPoints(obj[member][keep], float(np.median(obj_gz[member])), obj)
 
 
-def _drop_poles(pts: np.ndarray, gz: np.ndarray) -> np.ndarray:
+def drop_posts(pts: np.ndarray, gz: np.ndarray) -> np.ndarray:
     """Mask (K,) of the (K, 3) points that are not a thin post standing out above the object.
 
     A sign post or lamp pole touching a car joins its component; in a bird's-eye

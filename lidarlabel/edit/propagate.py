@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lidarlabel.core.boxes import normalize_yaw, yaw_difference
+from lidarlabel.edit.fit import drop_posts, voxel_components
 from lidarlabel.prelabel.fitting import l_shape_heading, resolve_heading
 
 __all__ = ["FrameTrack", "MotionState", "propagate_boxes", "refit_kept_size"]
@@ -26,6 +27,7 @@ MIN_POINTS = 10
 MARGIN = np.array([1.5, 1.0])  # m: search window beyond the predicted box, along and across
 GROUND_CLEARANCE = 0.25  # m above the box bottom: lower points are road
 MAX_TURN = np.deg2rad(25.0)  # a refit heading further than this from the prediction is noise
+MAX_JUMP = 2.0  # m: a refit further than this from the prediction is another object
 SMOOTHING = 0.5  # weight of the newest velocity measurement
 
 
@@ -70,12 +72,15 @@ def refit_kept_size(points_world: np.ndarray, predicted: np.ndarray, viewpoint: 
     (``refitted=False``) when fewer than ``MIN_POINTS`` object points lie in the
     search window.
     """
-    res = _refit_once(points_world, predicted, viewpoint)
+    first = np.asarray(predicted, dtype=float)
+    res = _refit_once(points_world, first, viewpoint)
     for _ in range(iterations - 1):
         if not res.refitted or np.hypot(*(res.box[:2] - predicted[:2])) < 0.05:
             break
         predicted = res.box
         res = _refit_once(points_world, predicted, viewpoint)
+    if res.refitted and np.hypot(*(res.box[:2] - first[:2])) > MAX_JUMP:
+        return FrameTrack(first, res.num_points, False)  # locked onto something else
     return res
 
 
@@ -92,6 +97,9 @@ def _refit_once(points_world: np.ndarray, predicted: np.ndarray, viewpoint: np.n
     bottom, top = pred[2] - pred[5] / 2, pred[2] + pred[5] / 2
     inside = (np.abs(u) < half[0]) & (np.abs(v) < half[1]) & (p[:, 2] > bottom + GROUND_CLEARANCE) & (p[:, 2] < top + 0.5)
     obj = p[inside]
+    if len(obj) < MIN_POINTS:
+        return FrameTrack(pred, int(len(obj)), False)
+    obj = _own_points(obj, pred, bottom)
     if len(obj) < MIN_POINTS:
         return FrameTrack(pred, int(len(obj)), False)
     xy = obj[:, :2]
@@ -120,6 +128,18 @@ def _refit_once(points_world: np.ndarray, predicted: np.ndarray, viewpoint: np.n
     out[1] = pred[1] + s * centre[0] + c * centre[1]
     out[6] = yaw
     return FrameTrack(out, int(len(obj)), True)
+
+
+def _own_points(obj: np.ndarray, pred: np.ndarray, bottom: float) -> np.ndarray:
+    """The (K, 3) points of the window's pieces that reach into the predicted (7,) box (posts left out)."""
+    labels = voxel_components(obj)
+    c, s = np.cos(pred[6]), np.sin(pred[6])
+    rel = obj[:, :2] - pred[:2]
+    u, v = c * rel[:, 0] + s * rel[:, 1], -s * rel[:, 0] + c * rel[:, 1]
+    inside = (np.abs(u) < pred[3] / 2) & (np.abs(v) < pred[4] / 2)
+    keep_labels = np.unique(labels[inside]) if inside.any() else [np.bincount(labels).argmax()]
+    own = obj[np.isin(labels, keep_labels)]
+    return own[drop_posts(own, np.full(len(own), bottom))]
 
 
 def propagate_boxes(
