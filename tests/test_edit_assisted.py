@@ -8,6 +8,8 @@ the exact previous documents.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -17,6 +19,8 @@ from lidarlabel.core.boxes import bev_iou_pairs, iou3d_pairs, points_in_boxes
 from lidarlabel.edit import EditSession
 from lidarlabel.edit.interpolate import interpolate_boxes, unwrap_yaws
 from lidarlabel.errors import InputError
+from lidarlabel.io.labels import save_document
+from tests.conftest import CHECKER
 
 SEED = 11  # not one of the seeds the fit was developed on (0-2)
 
@@ -151,3 +155,19 @@ def test_assisted_edits_undo_and_redo_exactly(sim_scene):
         assert s.document() == expected
     with pytest.raises(InputError, match="at least 2 keyframes"):
         s.interpolate(s.create_box(0, (0, 0, 0)))
+
+
+def test_documents_with_assisted_boxes_pass_the_contract_checker(sim_scene, tmp_path):
+    path, gt = sim_scene
+    s = EditSession.open(path)
+    car = next(gt_boxes(t) for t in gt["tracks"] if t["category"] == "vehicle.car" and {0, 6} <= set(gt_boxes(t)))
+    tid = s.fit_box_at(0, car[0][:3])
+    s.propagate(tid, 0, 3)
+    s.move_box(tid, 6, center=car[6][:3])
+    s.interpolate(tid)
+    sources = {b.source for b in s.doc.tracks[tid].boxes.values()}
+    assert sources == {"human", "interpolated"}
+    out = tmp_path / "labels.json"
+    save_document(s.doc, out)
+    run = subprocess.run([sys.executable, str(CHECKER), str(out)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
