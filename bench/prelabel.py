@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def speed(scene_path: Path, frames: int, dbscan: bool) -> dict:
         read = time.perf_counter() - t0
         points = float(np.mean([len(d.points_world) for d in data]))
     t_track = 0.0
+    c0 = time.process_time()
     t0 = time.perf_counter()
     for d in data:
         out = det.detect(d)
@@ -63,9 +65,13 @@ def speed(scene_path: Path, frames: int, dbscan: bool) -> dict:
         tracker.step(d.index, d.timestamp_us, out, d.sensor_origin)
         t_track += time.perf_counter() - t1
     total = time.perf_counter() - t0
+    cpu = time.process_time() - c0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     res = {
         "scene": str(scene_path), "frames": n, "points_per_frame": round(points),
         "frames_per_s": round(n / total, 2),
+        # CPU time of this process: what the frame rate would be with a core to itself
+        "frames_per_cpu_s": round(n / cpu, 2), "load_average_1min": load, "cpus": os.cpu_count(),
         "ms_per_frame": {k: round(1000 * v / n, 2) for k, v in det.timings.items()},
         "read_ms_per_frame": round(1000 * read / n, 2),
     }
@@ -148,6 +154,11 @@ def quality(seeds: list[int], frames: int, workdir: Path, workers: int) -> dict:
             "detection": table, "tracking": tracking, "ap3d_per_seed": per_seed}
 
 
+def load_str(res: dict) -> str:
+    la = res.get("load_average_1min")
+    return "unknown" if la is None else f"{la:.1f} on {res['cpus']} CPUs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scene", type=Path, help="scene to time (default: simulate a 64-beam sample scene)")
@@ -171,7 +182,8 @@ def main() -> None:
         else:
             scene = args.scene or sample(work / "bench64.h5", 7, args.frames)
             res = speed(scene, args.frames, args.dbscan)
-            print(f"{res['frames_per_s']} frames/s (detector + tracker), {res['points_per_frame']} points/frame")
+            print(f"{res['frames_per_s']} frames/s wall, {res['frames_per_cpu_s']} frames per CPU second "
+                  f"(detector + tracker), {res['points_per_frame']} points/frame, load average {load_str(res)}")
             print("ms per frame: " + ", ".join(f"{k} {v}" for k, v in res["ms_per_frame"].items()))
             if "clustering" in res:
                 print(f"clustering: {res['clustering']}")

@@ -17,8 +17,9 @@ from lidarlabel.core.boxes import normalize_yaw
 
 __all__ = ["fit_box", "l_shape_heading", "resolve_heading"]
 
-_ANGLES = np.deg2rad(np.arange(0.0, 90.0, 1.0))
-_MAX_FIT_POINTS = 400
+_ANGLES = np.deg2rad(np.arange(0.0, 90.0, 3.0))
+_FINE = np.deg2rad(np.arange(-3.0, 3.01, 0.25))
+_MAX_FIT_POINTS = 120
 
 
 def _closeness(xy: np.ndarray, angles: np.ndarray) -> np.ndarray:
@@ -34,7 +35,7 @@ def _closeness(xy: np.ndarray, angles: np.ndarray) -> np.ndarray:
 def l_shape_heading(xy: np.ndarray) -> float:
     """Heading in [0, pi/2) of the rectangle that best hugs (N, 2) points (closeness criterion).
 
-    A 1 degree search over [0, 90) refined with 0.1 degree steps around the best.
+    A 3 degree search over [0, 90) refined with 0.25 degree steps around the best.
     """
     xy = np.asarray(xy, dtype=float)
     if len(xy) < 3:
@@ -43,7 +44,7 @@ def l_shape_heading(xy: np.ndarray) -> float:
         xy = xy[np.linspace(0, len(xy) - 1, _MAX_FIT_POINTS).astype(int)]
     xy = xy - xy.mean(axis=0)
     best = _ANGLES[int(np.argmax(_closeness(xy, _ANGLES)))]
-    fine = best + np.deg2rad(np.arange(-1.0, 1.01, 0.1))
+    fine = best + _FINE
     best = fine[int(np.argmax(_closeness(xy, fine)))]
     return float(np.mod(best, np.pi / 2))
 

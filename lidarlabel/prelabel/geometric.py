@@ -36,8 +36,11 @@ class GeometricOptions:
     max_height: float = 5.0  # above ground: higher points are canopy, signs, bridges
     cluster_cell: float = 0.3
     split_cell: float = 0.15  # finer grid tried on clusters that are no single object
+    split_min_extent: float = 1.5  # ... when they are larger than this (m): two objects at least
     min_points: int = 5
     max_extent: float = 16.0
+    min_top: float = 0.7  # clusters whose highest point is lower (above ground) are no object
+    max_top: float = 4.6  # ... or higher (the tallest class, buses and trucks, stay below)
     angular_spacing: float = 0.006  # rad between neighbouring returns (vertical, 64-beam class sensor)
     band_top: float = 2.0  # clusters are connected below this height; higher points join by column
     max_vertical_gap: float = 0.75  # a larger empty gap in a column separates objects stacked in it
@@ -57,7 +60,8 @@ class GeometricDetector:
 
     def _classified(self, p: np.ndarray, pgz: np.ndarray) -> _Candidate | None:
         t0 = time.perf_counter()
-        ground_z = float(np.percentile(pgz, 10))  # boxes rest on the lowest ground under them (slopes)
+        k = len(pgz) // 10
+        ground_z = float(np.partition(pgz, k)[k])  # boxes rest on the lowest ground under them (slopes)
         observed = fit_box(p, ground_z=ground_z)
         t1 = time.perf_counter()
         fill = face_fill(p, observed, float(np.hypot(*observed[:2])) * self.options.angular_spacing)
@@ -83,6 +87,8 @@ class GeometricDetector:
         whole = self._classified(p, pgz)
         if whole is not None and whole.cls.detection_class not in ("truck", "bus") and whole.cls.cost < 0.5:
             return [whole]
+        if np.ptp(p[:, :2], axis=0).max() < o.split_min_extent:
+            return [whole] if whole is not None else []
         t0 = time.perf_counter()
         parts = [c for c in split_clusters(cluster_bev(p[:, :2], o.split_cell)) if len(c) >= o.min_points]
         self.timings["cluster"] += time.perf_counter() - t0
@@ -120,9 +126,11 @@ class GeometricDetector:
         t2 = time.perf_counter()
         self.timings["cluster"] += t2 - t1
         found: list[_Candidate] = []
+        above = pts[:, 2] - pgz
         for idx in clusters:
-            if np.ptp(pts[idx, :2], axis=0).max() > o.max_extent:
-                continue
+            top = above[idx].max()
+            if top < o.min_top or top > o.max_top or np.ptp(pts[idx, :2], axis=0).max() > o.max_extent:
+                continue  # curbs and low bushes, walls and trees: no detection class is so low or high
             found.extend(self._objects(pts[idx], pgz[idx]))
         boxes, scores, cats, counts, obs_boxes, fills = [], [], [], [], [], []
         t_fit = time.perf_counter()

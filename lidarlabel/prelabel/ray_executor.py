@@ -107,7 +107,9 @@ def publish_once(
         started = math.floor(run_started) if remote.is_remote(out_url) and math.isfinite(run_started) else run_started
         if modified >= started or (skip_up_to_date and remote.output_is_up_to_date(scene_url, out_url)):
             return True, None
-    with remote.local_copy(scene_url) as local, tempfile.TemporaryDirectory(prefix="lidarlabel-task-") as tmp:
+    # cache=False: a batch reads each scene once; a cache would fill worker disks with every scene
+    with remote.local_copy(scene_url, cache=False) as local, \
+            tempfile.TemporaryDirectory(prefix="lidarlabel-task-") as tmp:
         local_out = Path(tmp) / output_name(out_url, "")
         result = work(local, local_out)
         if local_out.is_file():

@@ -24,6 +24,9 @@ __all__ = ["Observation", "TrackRecord", "Tracker", "TrackerOptions", "cv_matric
 GATES = {"car": 3.0, "truck": 4.0, "bus": 4.5, "pedestrian": 1.5, "cyclist": 2.5}
 ACCEL = {"car": 4.0, "truck": 3.0, "bus": 3.0, "pedestrian": 2.0, "cyclist": 3.0}
 _GROUP = {"car": "vehicle", "truck": "vehicle", "bus": "vehicle", "pedestrian": "vru", "cyclist": "vru"}
+_CODE = {name: i + 1 for i, name in enumerate(GATES)}  # 0: any other class
+_GATE_BY_CODE = np.array([3.0, *GATES.values()])
+_GROUP_BY_CODE = np.array([0] + [1 if _GROUP[k] == "vehicle" else 2 for k in GATES])
 
 
 @dataclass
@@ -34,6 +37,7 @@ class TrackerOptions:
     min_hits: int = 2
     gate_scale: float = 1.0
     measurement_sigma: float = 0.3
+    size_weight: float = 1.5  # metres of cost per unit |log(area ratio)| of footprints
 
 
 @dataclass
@@ -84,6 +88,8 @@ class _Live:
         self.cls = obs.detection_class
         self.obs = {obs.frame: obs}
         self.misses = 0
+        self.areas = [obs.box[3] * obs.box[4]]
+        self.area = self.areas[0]  # median footprint (m^2) of the last 10 boxes
 
     def predict(self, t_us: int) -> np.ndarray:
         dt = (t_us - self.t) / 1e6
@@ -100,6 +106,8 @@ class _Live:
         self.t = obs.timestamp_us
         self.obs[obs.frame] = obs
         self.misses = 0
+        self.areas = (self.areas + [obs.box[3] * obs.box[4]])[-10:]
+        self.area = float(np.median(self.areas))
         if obs.score >= 0.3:
             self.cls = obs.detection_class
 
@@ -123,20 +131,29 @@ class Tracker:
                            classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float),
                            det.categories[k], float(fills[k]))
                for k in range(len(det))]
-        preds = [t.predict(timestamp_us)[0][:2] for t in self._live]
+        if self._live:  # constant-velocity positions at this frame's time, all tracks at once
+            X = np.array([t.x for t in self._live])
+            dt = (timestamp_us - np.array([t.t for t in self._live], dtype=float)) / 1e6
+            preds = X[:, :2] + X[:, 2:] * dt[:, None]
+        else:
+            preds = np.zeros((0, 2))
         assigned_t: set[int] = set()
         assigned_d: set[int] = set()
-        if preds and obs:
-            P = np.array(preds)
+        if len(preds) and obs:
+            P = preds
             D = np.array([ob.box[:2] for ob in obs])
             cost = np.linalg.norm(P[:, None] - D[None], axis=2)
-            for i, t in enumerate(self._live):
-                for j, ob in enumerate(obs):
-                    gate = max(GATES.get(t.cls, 3.0), GATES.get(ob.detection_class, 3.0)) * o.gate_scale
-                    if _GROUP.get(t.cls) != _GROUP.get(ob.detection_class):
-                        cost[i, j] += 1.0
-                    if cost[i, j] > gate:
-                        cost[i, j] = 1e6
+            t_code = np.array([_CODE.get(t.cls, 0) for t in self._live])
+            d_code = np.array([_CODE.get(ob.detection_class, 0) for ob in obs])
+            gate = np.maximum(_GATE_BY_CODE[t_code][:, None], _GATE_BY_CODE[d_code][None, :]) * o.gate_scale
+            same_group = _GROUP_BY_CODE[t_code][:, None] == _GROUP_BY_CODE[d_code][None, :]
+            same_cls = t_code[:, None] == d_code[None, :]
+            cost = cost + np.where(same_group, np.where(same_cls, 0.0, 0.5), 1.0)
+            # a car-sized box should not continue a truck-sized track (occlusion swaps)
+            areas = np.array([t.area for t in self._live])
+            det_area = np.array([ob.box[3] * ob.box[4] for ob in obs])
+            cost = cost + o.size_weight * np.abs(np.log(det_area[None, :] / areas[:, None]))
+            cost[np.linalg.norm(P[:, None] - D[None], axis=2) > gate] = 1e6
             for i, j in zip(*linear_sum_assignment(cost)):
                 if cost[i, j] < 1e6:
                     self._live[i].update(obs[j], o.measurement_sigma)
