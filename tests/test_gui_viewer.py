@@ -51,7 +51,7 @@ def test_stepping_frames_updates_3d_view_cameras_timeline_and_status(make_viewer
     assert s.frame == s.num_frames - 2
     w.timeline.slider.setValue(3)
     assert s.frame == 3 and w.wait_for_frame()
-    np.testing.assert_allclose(w.canvas.ground_z, s.scene.ego_poses[3][2, 3])
+    assert w.canvas.ground_z == w.view3d.shown.ground_z
 
 
 def test_list_selection_follows_into_3d_and_cameras_and_back(make_viewer, qtbot):
@@ -143,3 +143,21 @@ def test_camera_click_enlarges_and_colour_modes_recolour(make_viewer, qtbot):
     assert w.display.color_mode == "camera" and not np.array_equal(before, after)
     w.actions["camera_points"].trigger()
     assert cp.views["CAM_FRONT"].points is not None and len(cp.views["CAM_FRONT"].points[0]) > 100
+
+
+def test_accumulating_past_sweeps_and_playing_at_the_scene_rate(make_viewer, qtbot):
+    w = make_viewer(SAMPLE, LABELS)
+    s = w.session
+    s.set_frame(3)
+    assert w.wait_for_frame()
+    w.accumulate_box.setValue(2)
+    assert w.canvas.num_points == sum(s.scene.num_points(i) for i in (1, 2, 3))
+    w.accumulate_box.setValue(0)
+    assert w.canvas.num_points == s.scene.num_points(3)
+    dt_ms = np.median(np.diff(s.scene.timestamps_us)) / 1000
+    assert abs(w.timeline._timer.interval() - dt_ms) <= 1
+    s.set_frame(s.num_frames - 3)
+    w.actions["play"].trigger()
+    assert w.timeline.playing
+    qtbot.waitUntil(lambda: not w.timeline.playing, timeout=5000)  # stops at the last frame
+    assert s.frame == s.num_frames - 1

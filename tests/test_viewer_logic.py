@@ -12,7 +12,7 @@ from lidarlabel.core.boxes import box_corners
 from lidarlabel.core.camera import world_to_pixels
 from lidarlabel.core.labels import LabelDocument
 from lidarlabel.core.transforms import pose_from_yaw
-from lidarlabel.edit.frame_cache import FrameCache, load_frame
+from lidarlabel.edit.frame_cache import FrameCache, ground_height, load_frame
 from lidarlabel.edit.session import EditSession
 from lidarlabel.io.scene import SceneReader
 from lidarlabel.viewer.gestures import (
@@ -220,3 +220,14 @@ def test_load_frame_shuffles_and_keeps_world_coordinates(tiny_scene):
     assert set(f.images) == {"CAM_FRONT"} and f.images["CAM_FRONT"].shape == (240, 320, 3)
     assert f.intensity is not None and 0 <= f.intensity.min() and f.intensity.max() <= 1
     scene.close()
+
+
+def test_ground_height_finds_the_road_whether_the_ego_origin_is_on_it_or_at_the_lidar():
+    rng = np.random.default_rng(3)
+    road = np.c_[rng.uniform(-30, 30, (5000, 2)), rng.normal(12.0, 0.02, 5000)]
+    walls = np.c_[rng.uniform(-30, 30, (3000, 2)), rng.uniform(12.0, 16.0, 3000)]
+    noise = np.c_[rng.uniform(-30, 30, (20, 2)), rng.uniform(10.0, 11.0, 20)]  # a few multipath returns below
+    pts = np.concatenate([road, walls, noise]).astype(np.float32)
+    for ego_z in (12.0, 13.73):  # origin on the ground / at the LiDAR
+        assert abs(ground_height(pts, pose_from_yaw(0.3, [1.0, 2.0, ego_z])) - 12.0) < 0.1
+    assert ground_height(pts[:10], pose_from_yaw(0.0, [0, 0, 5.0])) == 5.0  # too few points: the pose

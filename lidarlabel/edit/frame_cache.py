@@ -21,7 +21,7 @@ import numpy as np
 
 from lidarlabel.io.scene import SceneReader
 
-__all__ = ["FrameCache", "FrameData", "load_frame"]
+__all__ = ["FrameCache", "FrameData", "ground_height", "load_frame"]
 
 
 @dataclass
@@ -31,6 +31,7 @@ class FrameData:
     points: (N, 3) float32 world-frame points, randomly permuted (a prefix is a
     uniform subsample); intensity: (N,) float32 in [0, 1] or None; distance:
     (N,) float32 metres from the LiDAR; ego_pose: (4, 4) world_from_ego;
+    ground_z: world height of the ground around the ego vehicle (see :func:`ground_height`);
     images: camera name -> RGB (H, W, 3) uint8 (missing cameras are absent);
     previews: the same at half size (H/2, W/2, 3), for panels that show them small.
     """
@@ -41,6 +42,7 @@ class FrameData:
     intensity: np.ndarray | None
     distance: np.ndarray
     ego_pose: np.ndarray
+    ground_z: float
     images: dict[str, np.ndarray] = field(default_factory=dict)
     previews: dict[str, np.ndarray] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # per-frame memo (e.g. camera colours)
@@ -72,7 +74,32 @@ def load_frame(scene: SceneReader, i: int, images: bool = True, seed: int = 0) -
                 imgs[cam.name] = img
                 h, w = img.shape[:2]
                 small[cam.name] = cv2.resize(img, (max(w // 2, 1), max(h // 2, 1)), interpolation=cv2.INTER_AREA)
-    return FrameData(i, int(scene.timestamps_us[i]), pts, inten, dist, scene.ego_poses[i].copy(), imgs, small)
+    pose = scene.ego_poses[i].copy()
+    return FrameData(i, int(scene.timestamps_us[i]), pts, inten, dist, pose, ground_height(pts, pose), imgs, small)
+
+
+def ground_height(points: np.ndarray, world_from_ego: np.ndarray, radius: float = 25.0) -> float:
+    """World z of the ground near the ego vehicle, from (N, 3) world points.
+
+    The most populated 0.1 m height bin among points within ``radius`` m, searched
+    from the bottom up to 0.5 m above the ego origin (the road is the largest
+    horizontal surface). Datasets put the ego origin on the ground (nuScenes,
+    the simulator) or at the LiDAR (KITTI-style imports, ~1.7 m up), so the pose
+    alone cannot say. Falls back to the ego origin's height with too few points.
+    """
+    ez = float(world_from_ego[2, 3])
+    if len(points) == 0:
+        return ez
+    d = points[:, :2] - world_from_ego[:2, 3].astype(np.float32)
+    near = points[(np.einsum("ij,ij->i", d, d) < radius * radius) & (points[:, 2] < ez + 0.5), 2]
+    if len(near) < 200:
+        return ez
+    lo = float(np.percentile(near, 0.5))
+    hist, edges = np.histogram(near, bins=np.arange(lo, ez + 0.6, 0.1))
+    if len(hist) == 0:
+        return ez
+    k = int(np.argmax(hist))
+    return float((edges[k] + edges[k + 1]) / 2)
 
 
 def _decode(data: bytes) -> np.ndarray | None:

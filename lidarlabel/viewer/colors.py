@@ -10,9 +10,9 @@ __all__ = ["COLOR_MODES", "colormap", "point_colors", "camera_colors"]
 
 COLOR_MODES = ("height", "intensity", "distance", "camera")
 
-# a perceptual blue -> cyan -> green -> yellow -> red ramp (turbo-like)
+# blue -> cyan -> green -> yellow -> red (turbo-like), its low end bright enough to see on black
 _STOPS = np.array(
-    [[48, 18, 59], [50, 120, 230], [27, 207, 212], [97, 252, 108], [210, 233, 53], [254, 155, 45], [200, 40, 10]],
+    [[70, 60, 200], [50, 130, 240], [27, 207, 212], [97, 252, 108], [210, 233, 53], [254, 155, 45], [200, 40, 10]],
     dtype=float,
 )
 _LUT = np.stack(

@@ -68,7 +68,7 @@ class Scene3DView(QObject):
         """Upload the points of ``data`` (plus accumulated sweeps) and redraw the overlay."""
         self.shown = data
         c = self.canvas
-        c.ground_z = float(data.ego_pose[2, 3])
+        c.ground_z = data.ground_z
         if not self._camera_placed:
             c.camera.reset(data.ego_pose)
             self._camera_placed = self._camera_placed_now = True
@@ -93,7 +93,7 @@ class Scene3DView(QObject):
         mode = self.settings.color_mode
         key = f"colors:{mode}"
         if key not in data.extra:
-            gz = float(data.ego_pose[2, 3])
+            gz = data.ground_z
             if mode == "camera":
                 base = point_colors("height", data.points, data.intensity, data.distance, gz)
                 scene = self.session.scene
@@ -132,9 +132,11 @@ class Scene3DView(QObject):
         if self.shown is not None:
             pose = self.shown.ego_pose
             if self.settings.show_grid:
-                g = grid_segments(pose[:3, 3], 100.0, 10.0, float(pose[2, 3]))
+                g = grid_segments(pose[:3, 3], 100.0, 10.0, self.shown.ground_z)
                 lines.append(LineBatch(g, np.full((len(g), 3), 55, np.uint8), 1.0))
-            e = ego_segments(pose)
+            on_ground = pose.copy()
+            on_ground[2, 3] = self.shown.ground_z  # some datasets put the ego origin at the LiDAR
+            e = ego_segments(on_ground)
             lines.append(LineBatch(e, np.full((len(e), 3), 235, np.uint8), 2.0))
         ids, boxes = s.doc.frame_boxes(frame)
         prev_tid = self._preview[0] if self._preview and self._preview[1] == frame else None
