@@ -133,7 +133,9 @@ def test_worker_killed_mid_scene_is_retried_and_output_written_once(ray_cluster,
     out.mkdir()
     markers.mkdir()
     task = SceneJob(DieOnceInWork(str(markers)), str(out))
-    with RayExecutor(max_retries=2) as ex:
+    worker_tmp = tmp_path / "worker-tmp"  # where the killed attempts leave their private temp folders
+    worker_tmp.mkdir()
+    with RayExecutor(max_retries=2, runtime_env={"env_vars": {"TMPDIR": str(worker_tmp)}}) as ex:
         got = dict(ex.map(task, [str(s) for s in scenes]))
     assert all(not isinstance(r, BaseException) and r["skipped"] is False for r in got.values()), got
     for s in scenes:
@@ -141,6 +143,8 @@ def test_worker_killed_mid_scene_is_retried_and_output_written_once(ray_cluster,
         doc = json.loads((out / f"{s.stem}.json").read_text())  # complete, parseable output
         assert doc["scene"] == "tiny" and len(doc["frames"]) == SceneReader.open(s).num_frames
     assert _files(out) == [f"s{i}.json" for i in range(5)]  # no temp or partial file
+    partial = sorted(p.name for p in worker_tmp.rglob("*.json"))
+    assert partial == [f"s{i}.json" for i in range(5)]  # the crashes did happen mid-write, off to the side
 
 
 def test_worker_killed_after_publishing_does_not_write_again(ray_cluster, scenes, tmp_path):

@@ -123,3 +123,5 @@ def test_ray_prelabel_s3_in_and_out(ray_cluster, sim_scenes, s3, moto_endpoint, 
     assert keys == sorted([f"scenes/{p.name}" for p in sim_scenes[:2]] +
                           [f"labels/{p.stem}.json" for p in sim_scenes[:2]])  # nothing partial, no temp key
     assert json.loads(got.read_text())["schema"] == "lidarlabel/labels@1"
+    # a batch reads each scene once: workers do not fill their disks with a download cache
+    assert not (tmp_path / "worker-cache").exists()
