@@ -317,11 +317,15 @@ class _Occluders:
         rel = xy - self.vp[:2]
         az = np.arctan2(rel[:, 1], rel[:, 0])
         r = np.hypot(rel[:, 0], rel[:, 1])
+        mid = np.arctan2(rel[:, 1].mean(), rel[:, 0].mean())
+        span = np.abs((az - mid + np.pi) % (2 * np.pi) - np.pi).max() + OCCLUSION_RAD
+        sel = (np.abs((self.az - mid + np.pi) % (2 * np.pi) - np.pi) < span) & (self.r < r.max() - OCCLUDER_GAP)
+        b_az, b_r, b_el = self.az[sel], self.r[sel], self.el[sel]
         hidden = []
         for z in z_levels:
             el = np.arctan2(z - self.vp[2], r)
-            daz = np.abs((self.az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
-            near = (self.r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_RAD)
-            near &= np.abs(self.el[None, :] - el[:, None]) < OCCLUSION_RAD
+            daz = np.abs((b_az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
+            near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_RAD)
+            near &= np.abs(b_el[None, :] - el[:, None]) < OCCLUSION_RAD
             hidden.append(near.any(axis=1))
         return float(np.mean(hidden))
