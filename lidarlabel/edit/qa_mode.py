@@ -97,7 +97,7 @@ class QAReview:
                         "iou_kind": iou_kind}  # fmt: skip
         self._accepted: set[ChangeKey] = set()
         self._frames: dict[int, list[BoxChange]] = {}
-        self._track_frames: dict[str, frozenset[int]] = {}
+        self._tracks_seen: dict[str, Track] = {}  # the session's tracks as last diffed
         self._result: DiffResult | None = None
         self._doc_seen: LabelDocument | None = None
         self._recompute_all()
@@ -126,7 +126,7 @@ class QAReview:
 
     def _snapshot_tracks(self) -> None:
         self._doc_seen = self.session.doc
-        self._track_frames = {tid: frozenset(t.boxes) for tid, t in self.session.doc.tracks.items()}
+        self._tracks_seen = dict(self.session.doc.tracks)
 
     def _recompute_all(self) -> None:
         self._result = self._diff(*self._old_new())
@@ -144,23 +144,32 @@ class QAReview:
             return
         frames: set[int] = set()
         for tid in change.track_ids:
-            frames.update(self._track_frames.get(tid, ()))
+            frames |= self._changed_frames(self._tracks_seen.get(tid), doc.tracks.get(tid))
+        if frames:
+            if 2 * len(frames) > max(self.session.num_frames, 1):
+                self._recompute_all()  # most of the scene: one full diff is as cheap
+            else:
+                self._refresh_frames(frames)
+        for tid in change.track_ids:
             t = doc.tracks.get(tid)
-            if t is not None:
-                frames.update(t.boxes)
-        if not frames:
-            return
-        if 2 * len(frames) > max(self.session.num_frames, 1):
-            self._recompute_all()  # most of the scene: one full diff is as cheap
-        else:
-            self._refresh_frames(frames)
-            for tid in change.track_ids:
-                t = doc.tracks.get(tid)
-                if t is None:
-                    self._track_frames.pop(tid, None)
-                else:
-                    self._track_frames[tid] = frozenset(t.boxes)
+            if t is None:
+                self._tracks_seen.pop(tid, None)
+            else:
+                self._tracks_seen[tid] = t
         self.changed.emit()
+
+    @staticmethod
+    def _changed_frames(a: Track | None, b: Track | None) -> set[int]:
+        """Frames where track ``a`` (before) and ``b`` (after) differ.
+
+        Edits replace tracks and boxes, never mutate them (lidarlabel.edit.commands),
+        so an unchanged box is the same object on both sides.
+        """
+        if a is b:
+            return set()
+        if a is None or b is None or a.category != b.category or a.attributes != b.attributes:
+            return set(a.boxes if a is not None else ()) | set(b.boxes if b is not None else ())
+        return {f for f in a.boxes.keys() | b.boxes.keys() if a.boxes.get(f) is not b.boxes.get(f)}
 
     def _refresh_frames(self, frames: set[int]) -> None:
         """Re-diff only ``frames`` (all an edit of boxes there can change); ``result`` goes stale."""
