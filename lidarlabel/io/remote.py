@@ -2,21 +2,11 @@
 
 Local paths pass through every function here untouched, so a command can call
 them on whatever the user typed. Remote objects are read through a local copy
-(HDF5 needs random access to a seekable file) kept in a cache keyed by the
-URL and the object's size + ETag/mtime, so a re-run does not download again.
-
-Credentials and endpoints come only from the standard environment, never
-from the command line (see docs/scale.md):
-
-- S3: whatever botocore resolves: ``AWS_ACCESS_KEY_ID``,
-  ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``, ``AWS_PROFILE``,
-  ``AWS_DEFAULT_REGION`` / ``AWS_REGION``, ``~/.aws/credentials``, instance
-  roles; a non-AWS endpoint (MinIO, Ceph, a test server) from
-  ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``.
-- Other protocols: fsspec's own ``FSSPEC_<PROTOCOL>_<OPTION>`` variables and
-  the backend's default credential chain (e.g. ``GOOGLE_APPLICATION_CREDENTIALS``).
-- ``LIDARLABEL_CACHE_DIR`` overrides the download cache folder (default
-  ``$XDG_CACHE_HOME/lidarlabel/remote``, i.e. ``~/.cache/lidarlabel/remote``).
+(HDF5 needs a seekable file), optionally cached under a key of URL + size +
+ETag + mtime. Credentials and endpoints come only from the standard
+environment (``AWS_*`` for botocore, ``AWS_ENDPOINT_URL_S3`` /
+``AWS_ENDPOINT_URL`` for a non-AWS S3 API, fsspec's ``FSSPEC_*``), never from
+the command line; the exact list and the atomicity rules are in docs/scale.md.
 """
 
 from __future__ import annotations
@@ -27,7 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -238,6 +228,28 @@ def local_copy(url: str | os.PathLike[str], cache: bool = True) -> Iterator[Path
             raise
 
 
+def _publish(url: str, put: Callable[[Any, str], None], size: int) -> None:
+    """``put(fs, key)`` the object to ``url`` atomically (see write_output_atomic); check its size."""
+    fs, path = _fs(url)
+    try:
+        if url.split("://", 1)[0].lower() in ATOMIC_PUT_PROTOCOLS:
+            put(fs, path)
+        else:
+            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
+            try:
+                put(fs, tmp)
+                fs.mv(tmp, path)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    fs.rm_file(tmp)
+                raise
+    except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
+        raise _explain(url, exc, "a writable location") from None
+    got = int(_info(url, f"the object just written ({size} bytes)")["size"])
+    if got != size:
+        raise InputError(f"{url}: wrote {size} bytes but the store reports {got}")
+
+
 def write_output_atomic(url: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``url`` so a reader sees the old object/file or the complete new one.
 
@@ -253,58 +265,17 @@ def write_output_atomic(url: str | os.PathLike[str], data: bytes) -> None:
     if not is_remote(s):
         write_bytes_atomic(_local_path(s), data)
         return
-    fs, path = _fs(s)
-    protocol = s.split("://", 1)[0].lower()
-    try:
-        if protocol in ATOMIC_PUT_PROTOCOLS:
-            fs.pipe_file(path, data)
-        else:
-            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-            try:
-                fs.pipe_file(tmp, data)
-                fs.mv(tmp, path)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    fs.rm_file(tmp)
-                raise
-    except InputError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
-        raise _explain(s, exc, "a writable location") from None
-    size = int(_info(s, f"the object just written ({len(data)} bytes)")["size"])
-    if size != len(data):
-        raise InputError(f"{s}: wrote {len(data)} bytes but the store reports {size}")
+    _publish(s, lambda fs, key: fs.pipe_file(key, data), len(data))
 
 
 def upload_file_atomic(local: str | os.PathLike[str], url: str | os.PathLike[str]) -> None:
-    """Copy a local file to ``url`` (streamed, for large scenes) with the guarantees of :func:`write_output_atomic`.
-
-    S3 uploads big files as a multipart upload, which becomes visible only when
-    completed; other non-atomic backends go through ``<url>.tmp-<uuid>`` + move.
-    """
+    """Copy a local file to ``url``, streamed (multipart on S3), as atomically as :func:`write_output_atomic`."""
     s, local = os.fspath(url), Path(local)
     if not is_remote(s):
         with open(local, "rb") as src, atomic_open(_local_path(s)) as dst:
             shutil.copyfileobj(src, dst, _COPY_BLOCK)
         return
-    fs, path = _fs(s)
-    try:
-        if s.split("://", 1)[0].lower() in ATOMIC_PUT_PROTOCOLS:
-            fs.put_file(str(local), path)
-        else:
-            tmp = f"{path}.tmp-{uuid.uuid4().hex}"
-            try:
-                fs.put_file(str(local), tmp)
-                fs.mv(tmp, path)
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    fs.rm_file(tmp)
-                raise
-    except Exception as exc:  # noqa: BLE001 - backend-specific errors become one sentence
-        raise _explain(s, exc, "a writable location") from None
-    size, want = int(_info(s, "the object just written")["size"]), local.stat().st_size
-    if size != want:
-        raise InputError(f"{s}: wrote {want} bytes but the store reports {size}")
+    _publish(s, lambda fs, key: fs.put_file(str(local), key), local.stat().st_size)
 
 
 @contextlib.contextmanager
