@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,25 +9,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _sample() -> Path:
-    """The committed sample scene; while a colleague regenerates it in the working tree,
-    the committed copy (git HEAD) is read into a temporary folder instead."""
-    here = ROOT / "sample_scenes" / "sample.h5"
-    if here.is_file() and here.with_name("sample.gt.json").is_file():
-        return here
-    out = Path(tempfile.gettempdir()) / "lidarlabel_test_sample"
-    out.mkdir(exist_ok=True)
-    for name in ("sample.h5", "sample.gt.json"):
-        if not (out / name).is_file():
-            data = subprocess.run(["git", "show", f"HEAD:sample_scenes/{name}"], cwd=ROOT,
-                                  capture_output=True, check=True).stdout
-            tmp = out / f".{name}.part"
-            tmp.write_bytes(data)
-            tmp.replace(out / name)
-    return out / "sample.h5"
-
-
-SAMPLE = _sample()
+SAMPLE = ROOT / "sample_scenes" / "sample.h5"
 
 
 class CannedPrompts:
