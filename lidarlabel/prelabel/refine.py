@@ -30,6 +30,7 @@ class RefineOptions:
     max_gap: int = 5  # frames bridged by interpolation inside a track
     moving_speed: float = 1.0  # m/s: faster vehicles take their heading from motion
     moving_distance: float = 2.0  # m spanned by the smoothed path of a moving vehicle
+    static_tolerance: float = 0.6  # m: anchored centres of a static object stay this close (80 %)
     vru_scale: float = 0.4  # pedestrians and cyclists: both thresholds times this (small boxes jitter less)
     measurement_sigma: float = 0.25
     angular_spacing: float = 0.006  # rad between neighbouring returns of the sensor
@@ -202,50 +203,67 @@ def refine_track(
     states = rts_smooth(t_all, meas, accel, o.measurement_sigma)
     speed = np.hypot(states[:, 2], states[:, 3])
     # a track is moving when its smoothed path spans more than the jitter of partial views
-    k = o.vru_scale if cls_vote in ("pedestrian", "cyclist") else 1.0
+    scale = o.vru_scale if cls_vote in ("pedestrian", "cyclist") else 1.0
     spread = float(np.hypot(*np.ptp(states[:, :2], axis=0)))
-    moving = spread > k * o.moving_distance and float(np.max(speed)) > k * o.moving_speed
+    moving = spread > scale * o.moving_distance and float(np.max(speed)) > scale * o.moving_speed
     fit_yaw = np.array([ob.box[6] for ob in obs])
     if not o.reclassify or cls_vote not in CLASS_RANGES:
         return _keep_detector_boxes(rec, obs, span_frames, t_all, meas, states, moving, o)
-    if moving:
-        # a walking person's outline says nothing of the heading: use the motion alone
-        fit_weight = 0.0 if cls_vote == "pedestrian" else 1.0
-        yaw_all = _moving_heading(obs, frames[0], states, speed, k * o.moving_speed, npts * fit_weight)
-    else:
-        yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, np.sqrt(npts)))
-    # Size and category from the best-observed frames.
-    spans = np.array([_own_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
-    tops = np.array([ob.observed[5] for ob in obs])
-    best = npts >= np.percentile(npts, 50)
-    # sampled outlines fall short of the true edges by about one point spacing
-    spacing = o.angular_spacing * float(np.median([np.hypot(*(ob.box[:2] - ob.sensor[:2])) for ob in obs]))
-    L_obs = float(np.percentile(spans[best, 0], 90)) + spacing
-    W_obs = float(np.percentile(spans[best, 1], 90)) + spacing
-    H_obs = float(np.percentile(tops[best], 90))
-    fill = float(np.median([ob.fill for ob in obs]))
-    cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs, fill)
-    if cls is None:
+    def solve(moving: bool):
+        """Heading, class, size and anchored centres under a moving or a static reading."""
+        if moving:
+            # a walking person's outline says nothing of the heading: use the motion alone
+            fit_weight = 0.0 if cls_vote == "pedestrian" else 1.0
+            yaw_all = _moving_heading(obs, frames[0], states, speed, scale * o.moving_speed,
+                                      npts * fit_weight)
+        else:
+            yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, np.sqrt(npts)))
+        # Size and category from the best-observed frames.
+        spans = np.array([_own_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
+        tops = np.array([ob.observed[5] for ob in obs])
+        best = npts >= np.percentile(npts, 50)
+        # sampled outlines fall short of the true edges by about one point spacing
+        spacing = o.angular_spacing * float(np.median([np.hypot(*(ob.box[:2] - ob.sensor[:2])) for ob in obs]))
+        L_obs = float(np.percentile(spans[best, 0], 90)) + spacing
+        W_obs = float(np.percentile(spans[best, 1], 90)) + spacing
+        H_obs = float(np.percentile(tops[best], 90))
+        fill = float(np.median([ob.fill for ob in obs]))
+        cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs, fill)
+        if cls is None:
+            return None
+        name = cls.detection_class
+        # a static track's heading is the fitted one; swap axes only where the class reading disagrees
+        if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
+            yaw_all = yaw_all + np.pi / 2
+            spans = spans[:, ::-1]
+            L_obs, W_obs = W_obs, L_obs
+        r = CLASS_RANGES[name]
+        prior = size_prior(name)
+        L = L_obs if L_obs >= r.length[0] else max(L_obs, prior[0])
+        W = W_obs if W_obs >= r.width[0] else max(W_obs, prior[1])
+        H = H_obs if H_obs >= r.height[0] else max(H_obs, prior[2])
+        L, W, H = min(L, r.length[1]), min(W, r.width[1]), min(H, r.height[1])
+        # Re-place every observation on its visible sides, then smooth.
+        anchored = np.full((len(span_frames), 2), np.nan)
+        bottoms = np.full(len(span_frames), np.nan)
+        for ob in obs:
+            k = ob.frame - frames[0]
+            anchored[k] = anchor_centre(ob.observed, yaw_all[k], L, W, ob.sensor)
+            bottoms[k] = ob.box[2] - ob.box[5] / 2
+        return yaw_all, cls, name, L, W, H, anchored, bottoms
+
+    solved = solve(moving)
+    if moving and cls_vote not in ("pedestrian", "cyclist"):
+        # partial views shift a parked car's fitted centre as the ego drives by: keep it static
+        # when one box placed on the visible sides explains every frame
+        still = solve(False)
+        if still is not None:
+            c = still[6][np.isfinite(still[6][:, 0])]
+            if np.percentile(np.hypot(*(c - np.median(c, axis=0)).T), 80) < o.static_tolerance:
+                moving, solved = False, still
+    if solved is None:
         return None
-    name = cls.detection_class
-    # a static track's heading is the fitted one; swap axes only where the class reading disagrees
-    if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
-        yaw_all = yaw_all + np.pi / 2
-        spans = spans[:, ::-1]
-        L_obs, W_obs = W_obs, L_obs
-    r = CLASS_RANGES[name]
-    prior = size_prior(name)
-    L = L_obs if L_obs >= r.length[0] else max(L_obs, prior[0])
-    W = W_obs if W_obs >= r.width[0] else max(W_obs, prior[1])
-    H = H_obs if H_obs >= r.height[0] else max(H_obs, prior[2])
-    L, W, H = min(L, r.length[1]), min(W, r.width[1]), min(H, r.height[1])
-    # Re-place every observation on its visible sides, then smooth.
-    anchored = np.full((len(span_frames), 2), np.nan)
-    bottoms = np.full(len(span_frames), np.nan)
-    for ob in obs:
-        k = ob.frame - frames[0]
-        anchored[k] = anchor_centre(ob.observed, yaw_all[k], L, W, ob.sensor)
-        bottoms[k] = ob.box[2] - ob.box[5] / 2
+    yaw_all, cls, name, L, W, H, anchored, bottoms = solved
     if moving:
         xy = rts_smooth(t_all, anchored, accel, o.measurement_sigma)[:, :2]
     else:
