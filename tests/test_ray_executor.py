@@ -198,3 +198,19 @@ def test_without_ray_installed_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` raise ImportError
     with pytest.raises(InputError, match=r"pip install 'lidarlabel\[ray\]'"):
         RayExecutor()
+
+
+def test_map_streams_completions_with_bounded_submission(ray_cluster):
+    pulled: list[int] = []
+
+    def items():
+        for i in range(8):
+            pulled.append(i)
+            yield i
+
+    with RayExecutor(max_in_flight=3) as ex:
+        stream = ex.map(abs, items())
+        first_item, first = next(stream)
+        assert len(pulled) == 3  # a first result arrives while 5 scenes are not even submitted
+        rest = dict(stream)
+    assert first == abs(first_item) and {**rest, first_item: first} == {i: i for i in range(8)}

@@ -211,8 +211,9 @@ class RayExecutor:
     default all) and shuts it down on :meth:`close`; ``"auto"`` or
     ``"ray://host:10001"`` joins an existing cluster. If Ray is already
     initialised in this process, that instance is used as it is.
-    ``max_in_flight`` bounds the tasks submitted at once (default: 2 per
-    cluster CPU), so a 10,000-scene batch does not queue 10,000 tasks up front.
+    ``max_in_flight`` bounds the tasks submitted at once (default: 2 per task
+    slot, re-read every 10 s so an autoscaling cluster still sees demand to
+    grow), so a 10,000-scene batch does not queue 10,000 tasks up front.
     ``runtime_env`` is Ray's per-task runtime environment (e.g. ``{"env_vars":
     {...}}`` or ``{"pip": [...]}``); cluster nodes normally carry their own
     storage credentials (instance roles), so none are forwarded implicitly.
@@ -231,7 +232,7 @@ class RayExecutor:
         runtime_env: dict[str, Any] | None = None,
     ) -> None:
         if num_cpus_per_task <= 0:
-            raise InputError(f"--cpus-per-task: expected a positive number, got {num_cpus_per_task}")
+            raise InputError(f"num_cpus_per_task: expected a positive number, got {num_cpus_per_task}")
         if max_retries < 0:
             raise InputError(f"max_retries: expected 0 or more, got {max_retries}")
         self._ray = _import_ray()
@@ -251,10 +252,21 @@ class RayExecutor:
         cluster_cpus = float(self._ray.cluster_resources().get("CPU", 1.0))
         if self.num_cpus_per_task > cluster_cpus:
             raise InputError(
-                f"--cpus-per-task: {self.num_cpus_per_task:g} CPUs per task but the cluster has {cluster_cpus:g}"
+                f"num_cpus_per_task: {self.num_cpus_per_task:g} CPUs per task but the cluster has {cluster_cpus:g}"
             )
-        self.max_in_flight = max_in_flight or max(2, int(2 * cluster_cpus / self.num_cpus_per_task))
+        self._fixed_window = max_in_flight
         self.workers = max(1, int(cluster_cpus // self.num_cpus_per_task))
+        self.max_in_flight = max_in_flight or 2 * self.workers
+        self._window_checked = time.monotonic()
+
+    def _window(self) -> int:
+        """Tasks to keep submitted: 2 per task slot, re-read every 10 s (an autoscaling cluster grows)."""
+        if self._fixed_window is None and time.monotonic() - self._window_checked > 10.0:
+            cpus = float(self._ray.cluster_resources().get("CPU", 1.0))
+            self.workers = max(1, int(cpus // self.num_cpus_per_task))
+            self.max_in_flight = 2 * self.workers
+            self._window_checked = time.monotonic()
+        return self.max_in_flight
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[T, R | BaseException]]:
         """Run ``fn(item)`` for every item; yield each ``(item, result or exception)`` on completion."""
@@ -269,7 +281,7 @@ class RayExecutor:
         pending: dict[Any, T] = {}
         try:
             while True:
-                while len(pending) < self.max_in_flight:
+                while len(pending) < self._window():
                     item = next(todo, _END)
                     if item is _END:
                         break
