@@ -85,6 +85,9 @@ def test_choosing_a_version_lists_its_changes_and_a_click_jumps(qtbot, panel, tw
     assert (s.frame, s.selection) == (1, "g")
     _click(qtbot, panel, _row_of(panel, "removed"))
     assert (s.frame, s.selection) == (0, None)
+    panel.table.sortByColumn(3, Qt.SortOrder.DescendingOrder)  # by track, as a header click does
+    tracks = [panel.proxy.index(r, 3).data() for r in range(panel.proxy.rowCount())]
+    assert tracks == sorted(tracks, reverse=True) and tracks[0] == "g"
     panel.kind_filter.setCurrentIndex(panel.kind_filter.findData("geometry_changed"))
     assert panel.proxy.rowCount() == 1
 

@@ -10,16 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtCore import (
-    QAbstractTableModel,
-    QItemSelectionModel,
-    QModelIndex,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    pyqtSignal,
-)
-from PyQt6.QtGui import QColor
+from PyQt6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -40,46 +31,14 @@ from lidarlabel.edit.qa_mode import KIND_COLOURS, STYLE_PRIORITY, QAReview
 from lidarlabel.edit.session import EditSession
 from lidarlabel.errors import LidarLabelError
 from lidarlabel.qa.diff import SUMMARY_KEYS, BoxChange
+from lidarlabel.viewer.qa_table import (
+    ANNOTATION_CHANGES,
+    ChangeFilter,
+    ChangeTableModel,
+    short_kind,
+)
 
-__all__ = ["QAPanel", "change_text", "summary_html"]
-
-COLUMNS = ("", "kind", "frame", "track", "category", "change")
-#: Filter value: every kind but the provenance-only ones (the list's default).
-ANNOTATION_CHANGES = "annotations"
-PROVENANCE_KINDS = ("keyframe_changed", "source_changed")
-_SHORT = {"geometry_changed": "geometry", "category_changed": "category", "attributes_changed": "attributes",
-          "track_id_changed": "track id", "keyframe_changed": "keyframe", "source_changed": "source"}  # fmt: skip
-
-
-def _short(kind: str) -> str:
-    return _SHORT.get(kind, kind)
-
-
-def change_text(c: BoxChange) -> str:
-    """One line of what changed (deltas of centre/size/yaw, old -> new values, split/merge/relabel)."""
-    d = c.details
-    if c.kind == "geometry_changed":  # only the parts that moved, so the line stays short
-        sd = d["size_delta"]
-        parts = [f"Δc {d['center_m']:.2f} m"] if d["center_m"] >= 0.005 else []
-        if max(abs(v) for v in sd) >= 0.005:
-            parts.append("Δlwh " + " ".join(f"{v:+.2f}" for v in sd))
-        if abs(d["yaw_deg"]) >= 0.05:
-            parts.append(f"Δyaw {d['yaw_deg']:+.1f}°")
-        return "  ".join(parts) or f"Δc {d['center_m']:.3f} m"
-    if c.kind == "track_id_changed":
-        return f"{d['event']}: {d['before']} → {d['after']}"
-    if c.kind == "attributes_changed":
-        b, a = d["before"], d["after"]
-        parts = [f"+{k}" for k in a if k not in b] + [f"−{k}" for k in b if k not in a]
-        parts += [f"{k}: {b[k]} → {a[k]}" for k in a if k in b and a[k] != b[k]]
-        return "  ".join(parts)
-    if c.kind in ("added", "removed"):
-        src = d.get("source", "")
-        return f"{'pre-label' if src == 'prelabel' else src} box"
-    if c.kind == "keyframe_changed":
-        return "keyframe → not a keyframe" if d["before"] else "not a keyframe → keyframe"
-    return f"{d['before']} → {d['after']}"
-
+__all__ = ["QAPanel", "summary_html"]
 
 def _swatch(kind: str, text: str, bold: bool = False) -> str:
     r, g, b = KIND_COLOURS[kind]
@@ -90,9 +49,9 @@ def _swatch(kind: str, text: str, bold: bool = False) -> str:
 def summary_html(review: QAReview) -> str:
     """The summary line: box counts per kind beside the legend colours, then the pre-label review figures."""
     res = review.result
-    parts = [_swatch(k, f"{_short(k)} {res.summary[k]}", bool(res.summary[k]) and k != "unchanged")
+    parts = [_swatch(k, f"{short_kind(k)} {res.summary[k]}", bool(res.summary[k]) and k != "unchanged")
              for k in SUMMARY_KEYS]  # fmt: skip
-    parts += [_swatch(k, f"{_short(k)} {n}") for k, n in res.other_counts.items() if n]
+    parts += [_swatch(k, f"{short_kind(k)} {n}") for k, n in res.other_counts.items() if n]
     text = " &nbsp; ".join(parts)
     rv = res.review
     if rv.total:
@@ -105,86 +64,6 @@ def summary_html(review: QAReview) -> str:
     if acc:
         text += f" · reviewed (accepted) {acc}"
     return text
-
-
-class ChangeTableModel(QAbstractTableModel):
-    """Rows are the review's changes; column 0 ticks accepted ones."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.review: QAReview | None = None
-        self.rows: list[BoxChange] = []
-
-    def reload(self, review: QAReview | None) -> None:
-        """Re-read every change of ``review`` (nothing when None)."""
-        self.beginResetModel()
-        self.review = review
-        self.rows = list(review.result.changes) if review is not None else []
-        self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        c, col = self.rows[index.row()], index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            if col == 0:
-                return "✓" if self.review is not None and self.review.is_accepted(c) else ""
-            return (None, _short(c.kind), str(c.frame), c.track, c.category, change_text(c))[col]
-        if role == Qt.ItemDataRole.UserRole:  # sort keys
-            return (None, STYLE_PRIORITY.index(c.kind), c.frame, c.track, c.category, change_text(c))[col] \
-                if col else int(self.review is not None and self.review.is_accepted(c))
-        if role == Qt.ItemDataRole.DecorationRole and col == 1:
-            return QColor(*KIND_COLOURS[c.kind])
-        if role == Qt.ItemDataRole.ToolTipRole and col == 5 and c.kind == "geometry_changed":
-            d = c.details
-            return (f"3D IoU {c.iou:.3f}; centre Δ [{', '.join(f'{v:+.3f}' for v in d['center_delta'])}] m; "
-                    f"size Δ [{', '.join(f'{v:+.3f}' for v in d['size_delta'])}] m; yaw Δ {d['yaw_deg']:+.2f}°")
-        if role == Qt.ItemDataRole.ToolTipRole and col in (3, 4, 5):
-            return (c.track if c.old_track in (None, c.track) else f"{c.old_track} → {c.track}",
-                    c.category, change_text(c))[col - 3]
-        return None
-
-
-class _ChangeFilter(QSortFilterProxyModel):
-    """Kind, free text (track, category, change) and 'hide accepted'."""
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.kind = ANNOTATION_CHANGES
-        self.text = ""
-        self.hide_accepted = False
-
-    def set_filter(self, kind: str | None = None, text: str | None = None, hide_accepted: bool | None = None) -> None:
-        if kind is not None:
-            self.kind = kind
-        if text is not None:
-            self.text = text.lower()
-        if hide_accepted is not None:
-            self.hide_accepted = hide_accepted
-        self.invalidateFilter()
-
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:
-        m: ChangeTableModel = self.sourceModel()
-        c = m.rows[row]
-        if self.kind == ANNOTATION_CHANGES:
-            if c.kind in PROVENANCE_KINDS:
-                return False
-        elif self.kind and c.kind != self.kind:
-            return False
-        if self.hide_accepted and m.review is not None and m.review.is_accepted(c):
-            return False
-        return not self.text or self.text in f"{c.track} {c.old_track} {c.category} {change_text(c)}".lower()
 
 
 class QAPanel(QWidget):
@@ -212,15 +91,14 @@ class QAPanel(QWidget):
         self.kind_filter.addItem("annotation changes", ANNOTATION_CHANGES)
         self.kind_filter.addItem("all changes", "")
         for k in STYLE_PRIORITY:
-            self.kind_filter.addItem(_short(k), k)
+            self.kind_filter.addItem(short_kind(k), k)
         self.text_filter = QLineEdit()
         self.text_filter.setPlaceholderText("Filter: track, category, change…")
         self.text_filter.setClearButtonEnabled(True)
         self.hide_accepted = QCheckBox("Hide accepted")
         self.model = ChangeTableModel()
-        self.proxy = _ChangeFilter(self)
+        self.proxy = ChangeFilter(self)
         self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.kind_filter.currentIndexChanged.connect(lambda _i: self.proxy.set_filter(kind=self.kind_filter.currentData()))
         self.text_filter.textChanged.connect(lambda t: self.proxy.set_filter(text=t))
         self.hide_accepted.toggled.connect(lambda on: self.proxy.set_filter(hide_accepted=on))
@@ -235,7 +113,7 @@ class QAPanel(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(20)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for col, width in ((3, 100), (4, 130)):  # long ids and categories elide instead of squeezing "change"
+        for col, width in ((3, 80), (4, 115)):  # long ids and categories elide instead of squeezing "change"
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.Interactive)
             header.resizeSection(col, width)
         header.setStretchLastSection(True)
@@ -432,7 +310,7 @@ class QAPanel(QWidget):
             self._show_error(str(exc))
             return
         self.refresh()
-        self.status.setText(f"Reverted {_short(c.kind)} of {c.track} in frame {c.frame} (Undo restores it)")
+        self.status.setText(f"Reverted {short_kind(c.kind)} of {c.track} in frame {c.frame} (Undo restores it)")
 
     def save_reviewed(self) -> None:
         """Save the session's labels as a new version with source ``qa``."""
