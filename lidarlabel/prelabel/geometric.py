@@ -37,6 +37,7 @@ class GeometricOptions:
     cluster_cell: float = 0.3
     split_cell: float = 0.15  # finer grid tried on clusters that are no single object
     split_min_extent: float = 1.5  # ... when they are larger than this (m): two objects at least
+    split_max_parts: int = 4
     min_points: int = 5
     max_extent: float = 16.0
     min_top: float = 0.7  # clusters whose highest point is lower (above ground) are no object
@@ -92,7 +93,7 @@ class GeometricDetector:
         t0 = time.perf_counter()
         parts = [c for c in split_clusters(cluster_bev(p[:, :2], o.split_cell)) if len(c) >= o.min_points]
         self.timings["cluster"] += time.perf_counter() - t0
-        if len(parts) < 2:
+        if not 2 <= len(parts) <= o.split_max_parts:  # many parts: fragmented clutter, not objects
             return [whole] if whole is not None else []
         found = [c for c in (self._classified(p[i], pgz[i]) for i in parts) if c is not None]
         covered = sum(len(c.points) for c in found)

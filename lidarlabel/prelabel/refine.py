@@ -50,6 +50,11 @@ class RefinedTrack:
     moving: bool = False
 
 
+def _inv2(S: np.ndarray) -> np.ndarray:
+    det = S[0, 0] * S[1, 1] - S[0, 1] * S[1, 0]
+    return np.array([[S[1, 1], -S[0, 1]], [-S[1, 0], S[0, 0]]]) / det
+
+
 def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float) -> np.ndarray:
     """Forward Kalman filter and backward RTS smoother of a constant-velocity model.
 
@@ -71,14 +76,14 @@ def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float
             Fs[t] = F
         xp[t], Pp[t] = x, P
         if np.isfinite(meas[t, 0]):
-            S = H @ P @ H.T + R
-            K = P @ H.T @ np.linalg.inv(S)
+            S = P[:2, :2] + R
+            K = P[:, :2] @ _inv2(S)
             x = x + K @ (meas[t] - H @ x)
             P = (np.eye(4) - K @ H) @ P
         xf[t], Pf[t] = x, P
     xs = xf.copy()
     for t in range(T - 2, -1, -1):
-        C = Pf[t] @ Fs[t + 1].T @ np.linalg.inv(Pp[t + 1])
+        C = np.linalg.solve(Pp[t + 1].T, (Pf[t] @ Fs[t + 1].T).T).T
         xs[t] = xf[t] + C @ (xs[t + 1] - xp[t + 1])
     return xs
 

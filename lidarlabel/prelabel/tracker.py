@@ -99,8 +99,10 @@ class _Live:
     def update(self, obs: Observation, sigma: float) -> None:
         x, P = self.predict(obs.timestamp_us)
         R = np.eye(2) * sigma**2
-        S = _H @ P @ _H.T + R
-        K = P @ _H.T @ np.linalg.inv(S)
+        S = P[:2, :2] + R
+        det = S[0, 0] * S[1, 1] - S[0, 1] * S[1, 0]
+        S_inv = np.array([[S[1, 1], -S[0, 1]], [-S[1, 0], S[0, 0]]]) / det  # 2x2: no LAPACK call
+        K = P[:, :2] @ S_inv
         self.x = x + K @ (obs.box[:2] - _H @ x)
         self.P = (np.eye(4) - K @ _H) @ P
         self.t = obs.timestamp_us
