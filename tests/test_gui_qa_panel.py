@@ -128,8 +128,11 @@ def test_accept_ticks_and_save_writes_a_qa_version(qtbot, panel, two_versions):
     assert panel.versions.count() == 4 and "source qa" in panel.status.text()
 
 
-def test_a_bad_file_gets_one_clear_message(qtbot, panel, tmp_path):
+def test_open_file_compares_and_a_bad_file_gets_one_clear_message(qtbot, panel, two_versions, tmp_path):
+    s, v1, _ = two_versions
     bad = tmp_path / "broken.json"
     bad.write_text('{"schema": "lidarlabel/labels@1", "scene": "tiny"')
     panel.compare_with_file(bad)
     assert "broken.json" in panel.status.text() and panel.review is None
+    panel.compare_with_file(LabelStore.for_scene(s.scene_path).versions_dir / f"{v1}.json")
+    assert panel.review is not None and len(panel.model.rows) == 7
