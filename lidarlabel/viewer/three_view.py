@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PyQt6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
 from lidarlabel.edit.gestures import drag, handle_at, handle_positions, view_axes
@@ -71,12 +71,9 @@ class BoxView(QWidget):
             return
         frame_box = self._frame_box()
         ia, ib = view_axes(self.view)
-        for pts, color in ((self.panel.stacked_points(), QColor(90, 160, 255)),
-                           (self.panel.frame_points(), QColor(230, 230, 230))):
-            if pts is None or len(pts) == 0:
-                continue
-            p.setPen(QPen(color, 2))
-            p.drawPoints([self.to_pixel(q) for q in pts[:, [ia, ib]]])
+        image = self._points_image(frame_box, ia, ib)
+        if image is not None:
+            p.drawImage(0, 0, image)
         shown = self._candidate if self._candidate is not None else box
         rel = shown.copy()
         rel[:3] = _to_local(frame_box, shown[:3])
@@ -88,6 +85,35 @@ class BoxView(QWidget):
             c = self.to_pixel(_place(self.view, rel, ab))
             p.drawRect(QRectF(c.x() - HANDLE_PX / 2, c.y() - HANDLE_PX / 2, HANDLE_PX, HANDLE_PX))
         p.end()
+
+    def _points_image(self, frame_box: np.ndarray, ia: int, ib: int) -> QImage | None:
+        """The stacked (blue) and current-frame (white) points rasterised with numpy.
+
+        A stacked track can hold ~10^6 points; one Python call per point froze the
+        app for seconds, so points become 2x2-pixel dots in one RGBA array instead.
+        """
+        w, h = self.width(), self.height()
+        if w <= 0 or h <= 0:
+            return None
+        rgba = np.zeros((h, w, 4), dtype=np.uint8)
+        s = self._scale(frame_box)
+        drawn = False
+        for pts, color in ((self.panel.stacked_points(), (90, 160, 255)),
+                           (self.panel.frame_points(), (230, 230, 230))):
+            if pts is None or len(pts) == 0:
+                continue
+            u = np.floor(w / 2 + pts[:, ia] * s).astype(np.int64)
+            v = np.floor(h / 2 - pts[:, ib] * s).astype(np.int64)
+            keep = (u >= 0) & (u < w - 1) & (v >= 0) & (v < h - 1)
+            u, v = u[keep], v[keep]
+            for du in (0, 1):
+                for dv in (0, 1):
+                    rgba[v + dv, u + du] = (*color, 255)
+            drawn = True
+        if not drawn:
+            return None
+        self._rgba = rgba  # QImage does not own the buffer: keep it alive while painting
+        return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888)
 
     # ---------------------------------------------------------------- gestures
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
