@@ -126,6 +126,9 @@ def test_accept_ticks_and_save_writes_a_qa_version(qtbot, panel, two_versions):
     store = LabelStore.for_scene(s.scene_path)
     assert [e.source for e in store.versions()] == ["human", "human", "qa"]
     assert panel.versions.count() == 4 and "source qa" in panel.status.text()
+    s.move_box("a", 0, center=(0.0, 3.0, -0.5))
+    s.save()  # saved from the main window: the chooser lists it too
+    assert panel.versions.count() == 5
 
 
 def test_open_file_compares_and_a_bad_file_gets_one_clear_message(qtbot, panel, two_versions, tmp_path):

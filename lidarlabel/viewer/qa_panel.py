@@ -158,6 +158,11 @@ class QAPanel(QWidget):
         self._refresh_timer.timeout.connect(self.refresh)
         self.refresh_versions()
         self._update_buttons()
+        session.events.history_changed.connect(self._on_history)
+
+    def _on_history(self) -> None:
+        if not self.session.modified:  # just saved (or back at the saved state): a version may be new
+            self.refresh_versions()
 
     # ------------------------------------------------------------------ choosing the other version
     def refresh_versions(self) -> None:
@@ -325,5 +330,6 @@ class QAPanel(QWidget):
         self.status.setText(f"Saved reviewed version {path.stem} (source qa)")
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt name
+        self.session.events.history_changed.disconnect(self._on_history)
         self.set_review(None)
         super().closeEvent(event)
