@@ -50,7 +50,7 @@ STYLE_PRIORITY = (
     "attributes_changed", "keyframe_changed", "source_changed",
 )  # fmt: skip
 _RANK = {k: r for r, k in enumerate(STYLE_PRIORITY)}
-ChangeKey = tuple[str, int, "str | None", "str | None"]
+ChangeKey = tuple[str, int, str | None, str | None]
 
 
 def change_key(change: BoxChange) -> ChangeKey:
