@@ -255,7 +255,8 @@ def refine_track(
             k = ob.frame - frames[0]
             anchored[k] = anchor_centre(ob.observed, yaw_all[k], L, W, ob.sensor)
             bottoms[k] = ob.box[2] - ob.box[5] / 2
-        return yaw_all, cls, name, L, W, H, anchored, bottoms
+        seen = min(1.0, L_obs / L) * min(1.0, W_obs / W)  # how much of the footprint was ever seen
+        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen
 
     solved = solve(moving)
     if moving and cls_vote not in ("pedestrian", "cyclist"):
@@ -268,7 +269,7 @@ def refine_track(
                 moving, solved = False, still
     if solved is None:
         return None
-    yaw_all, cls, name, L, W, H, anchored, bottoms = solved
+    yaw_all, cls, name, L, W, H, anchored, bottoms, seen = solved
     if moving:
         xy = rts_smooth(t_all, anchored, accel, o.measurement_sigma)[:, :2]
     else:
@@ -280,7 +281,8 @@ def refine_track(
         bottoms[:] = np.median(bottoms[known])
     scores_sorted = np.sort([ob.score for ob in obs])[::-1]
     track_score = float(np.mean(scores_sorted[:5]) * (1.0 - np.exp(-len(obs) / 4.0)))
-    track_score = float(np.clip(track_score * (0.5 + 0.5 * cls.confidence), 0.0, 1.0))
+    # a box whose size came from priors rather than points is less often placed right
+    track_score = float(np.clip(track_score * (0.5 + 0.5 * cls.confidence) * (0.5 + 0.5 * seen), 0.0, 1.0))
     observed_set = set(frames)
     out_boxes, out_scores, interp = {}, {}, set()
     for k, f in enumerate(span_frames):
