@@ -195,6 +195,8 @@ def test_autosave_writes_a_draft_and_reopening_offers_it(make_viewer, tmp_path, 
     s = w.session
     assert app_files.autosave(w) is None  # nothing to save yet
     tid = next(iter(s.doc.tracks))
+    s.save()  # a saved version, then an unsaved edit that only the draft holds
+    kept = set(s.doc.tracks) - {tid}
     s.delete(tid)
     draft = app_files.autosave(w)
     assert draft is not None and draft.is_file()
@@ -202,7 +204,10 @@ def test_autosave_writes_a_draft_and_reopening_offers_it(make_viewer, tmp_path, 
     w.prompts.answer = True
     app_files.open_scene(w, scene)  # reopen: "discard?" yes, "recover draft?" yes
     assert "Recover draft" in w.prompts.asked
-    assert tid not in w.session.doc.tracks
+    assert set(w.session.doc.tracks) == kept  # the draft's edit is back ...
+    assert w.session.modified and w.session.undo_label == "Recover autosaved draft"
+    w.session.undo()  # ... as one undoable step on top of the saved version
+    assert tid in w.session.doc.tracks
     assert [t for t in w.timers if t.isActive() and t.interval() == 30_000]
 
 

@@ -175,6 +175,19 @@ def test_source_changes_cannot_be_reverted_and_say_why(tiny_scene):
     assert not s.can_undo or s.undo_label == "Accept pre-label"
 
 
+def test_reverting_a_corrected_prelabel_restores_its_provenance_too(tiny_scene):
+    """A corrected pre-label box goes back exactly: geometry, source and score (no source_changed left)."""
+    old = _old_doc()
+    old.tracks["a"].boxes[0] = Box(0, (0.0, 0.0, -0.5), (4.0, 2.0, 1.5), 0.3, source="prelabel", score=0.8)
+    s = EditSession(SceneReader.open(tiny_scene), old.copy())
+    s.move_box("a", 0, center=(0.5, 0.2, -0.5))
+    r = QAReview(s, old)
+    (geometry,) = [c for c in r.changes if c.kind == "geometry_changed" and c.frame == 0]
+    r.revert(geometry)
+    assert s.doc.tracks["a"].boxes[0] == old.tracks["a"].boxes[0]
+    assert diff_documents(old, s.doc).is_empty
+
+
 def test_jump_to_moves_the_frame_and_selects_the_track(pair):
     s, old = pair
     r = QAReview(s, old)

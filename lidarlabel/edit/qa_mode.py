@@ -16,7 +16,6 @@ change; see docs/qa-mode.md for what each kind's revert does.
 
 from __future__ import annotations
 
-import inspect
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
@@ -324,10 +323,9 @@ class QAReview:
             else:
                 assert other_t is not None and other_box is not None
                 sess_box = s.track(sess_tid).boxes[f]
-                if kind == "geometry_changed":
-                    s.set_box(sess_tid, f, other_box.as_array(), "Revert geometry")
-                    if not sess_box.keyframe:
-                        s.set_keyframe(sess_tid, f, False)
+                if kind == "geometry_changed":  # geometry and provenance back, attributes kept
+                    s.restore_box(sess_tid, replace(other_box, attributes=sess_box.attributes),
+                                  "Revert geometry")
                 elif kind == "category_changed":
                     s.set_category(sess_tid, other_t.category)
                 elif kind == "attributes_changed":
@@ -345,15 +343,13 @@ class QAReview:
         """Add ``box`` (geometry ``arr``) to the track ``other_t.id`` in the session, or recreate it."""
         s, f = self.session, box.frame
         cur = s.doc.tracks.get(other_t.id)
+        exact = replace(box, center=tuple(arr[:3]), size=tuple(arr[3:6]), yaw=float(arr[6]), keyframe=keyframe)
         if cur is not None and f not in cur.boxes:
             tid = cur.id
-            s.set_box(tid, f, arr, "Restore box")
+            s.restore_box(tid, exact, "Restore box")
         else:  # the id is free (or taken in this frame): a new track with the old category and attributes
-            tid = s.create_box(f, arr[:3], arr[3:6], float(arr[6]), other_t.category, dict(other_t.attributes),
-                               track_id=None if cur is not None else other_t.id)  # fmt: skip
-        self._set_attributes(tid, f, box.attributes)
-        if not keyframe:
-            s.set_keyframe(tid, f, False)
+            tid = other_t.id if cur is None else s.doc.new_track_id()
+            s.restore_box(tid, exact, "Restore box", category=other_t.category, attributes=other_t.attributes)
         return tid
 
     def _set_attributes(self, tid: str, frame: int | None, target: dict[str, Any]) -> None:
@@ -369,18 +365,6 @@ class QAReview:
                 self.session.set_attribute(tid, name, value, frame)
 
     def save_reviewed(self, author: str) -> Path:
-        """Save the session's document as a new version with source ``qa``; returns its path.
-
-        Uses ``session.save(source="qa")`` when the session offers it, else the scene's
-        :class:`~lidarlabel.io.label_store.LabelStore` directly (the session then still
-        counts its edits as unsaved, and its next save's parent is the version it had).
-        """
-        s = self.session
-        if "source" in inspect.signature(s.save).parameters:
-            return s.save(author=author, source="qa")  # type: ignore[call-arg]
-        from lidarlabel.io.label_store import LabelStore
-
-        if s.scene_path is None:
-            raise InputError("this session has no scene file, so there is nowhere to keep versions")
-        return LabelStore.for_scene(s.scene_path).save(s.doc, author=author, source="qa")
+        """Save the session's document as a new version with source ``qa``; returns its path."""
+        return self.session.save(author=author, source="qa")
 

@@ -27,6 +27,7 @@ from psygnal import Signal, SignalGroup
 from lidarlabel.core.boxes import count_points_in_boxes, normalize_yaw
 from lidarlabel.core.labels import Box, LabelDocument, Track
 from lidarlabel.core.ontology import Ontology, default_ontology
+from lidarlabel.edit.assisted import AssistedEdits
 from lidarlabel.edit.commands import TrackEdit, UndoStack
 from lidarlabel.errors import InputError
 from lidarlabel.io.scene import SceneReader
@@ -57,7 +58,7 @@ class SessionEvents(SignalGroup):
     box_preview = Signal(object, int, object)  # track id, frame, (7,) array or None ("changing")
 
 
-class EditSession:
+class EditSession(AssistedEdits):
     """The model behind the app and behind scripts; see the module docstring."""
 
     def __init__(
@@ -106,8 +107,9 @@ class EditSession:
         if labels is not None:
             doc = load_document(labels)
         else:
-            store = _store_for(scene.path)
-            doc = store.latest() if store is not None else None
+            from lidarlabel.io.label_store import LabelStore
+
+            doc = LabelStore.for_scene(scene.path).latest()
         if doc is None:
             doc = LabelDocument.new(scene.scene_id, source="human", author=author)
         s = cls(scene, doc, onto, author, Path(scene_path))
@@ -372,6 +374,30 @@ class EditSession:
             arr[6] = yaw
         self.set_box(track_id, frame, arr, "Move box", merge_key)
 
+    def restore_box(
+        self,
+        track_id: str,
+        box: Box,
+        label: str = "Restore box",
+        category: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
+        """Put back an exact :class:`Box` (source, score, keyframe and all), e.g. to revert a QA change.
+
+        A missing track is created with ``category`` (required then) and ``attributes``.
+        """
+        t = self.doc.tracks.get(track_id)
+        if t is None:
+            if category is None:
+                raise InputError(f"no track {track_id!r}: give a category to recreate it")
+            self._check_category(category)
+            new = Track(track_id, category, dict(attributes or {}), {})
+        else:
+            new = t.copy()
+        new.boxes[box.frame] = box
+        new.boxes = dict(sorted(new.boxes.items()))
+        self._apply(label, {track_id: new})
+
     def preview_box(self, track_id: str | None, frame: int, box: np.ndarray | None) -> None:
         """Show a candidate box while a gesture is in progress (no edit, no undo step)."""
         self.events.box_preview.emit(track_id, frame, box)
@@ -483,119 +509,19 @@ class EditSession:
             new.boxes.setdefault(f, box)
         self._apply("Merge tracks", {track_id: new, other_id: None})
 
-    # ------------------------------------------------------------------ assisted edits
-    def viewpoint(self, frame: int) -> np.ndarray | None:
-        """(3,) world position of the LiDAR in ``frame`` (None without a scene)."""
-        if self.scene is None or not 0 <= frame < self.scene.num_frames:
-            return None
-        return self.scene.world_from_lidar(frame)[:3, 3]
-
-    def time_s(self, frame: int) -> float:
-        """Time of ``frame`` in seconds (scene sweep time; 10 Hz by frame index without a scene)."""
-        ts = self.timestamp_us(frame)
-        return ts * 1e-6 if ts is not None else frame * 0.1
-
-    def fit_box_at(self, frame: int, point: Sequence[float], category: str | None = None) -> str:
-        """One-click fit: a new track whose box hugs the object under the world ``point`` (3,).
-
-        The category comes from the object's size when not given (see
-        :mod:`lidarlabel.edit.fit`). Returns the new track id (the new selection).
-        """
-        from lidarlabel.edit.fit import fit_at_point
-
-        if category is not None:
-            self._check_category(category)
-        res = fit_at_point(self.points_world(frame), np.asarray(point, dtype=float), self.viewpoint(frame),
-                           category, self.ontology)
-        box = res.box
-        return self.create_box(frame, box[:3], box[3:6], float(box[6]), res.category)
-
-    def set_keyframe(self, track_id: str, frame: int, keyframe: bool = True) -> None:
-        """Mark (or unmark) the track's box in ``frame`` as a keyframe, geometry unchanged."""
-        t = self.track(track_id)
-        if frame not in t.boxes:
-            raise InputError(f"track {track_id!r} has no box in frame {frame}")
-        new = t.copy()
-        new.boxes[frame] = replace(t.boxes[frame], keyframe=bool(keyframe))
-        self._apply("Set keyframe" if keyframe else "Clear keyframe", {track_id: new})
-
-    def propagate(self, track_id: str, from_frame: int, to_frame: int) -> list[int]:
-        """Carry the track's box from ``from_frame`` to ``to_frame`` (either direction), refitted per frame.
-
-        Keyframes on the way are kept and restart the prediction; other boxes there
-        are replaced by non-keyframe ``human`` boxes (see :mod:`lidarlabel.edit.propagate`).
-        One undo step. Returns the frames written.
-        """
-        from lidarlabel.edit.propagate import MotionState, propagate_boxes
-
-        t = self.track(track_id)
-        if from_frame not in t.boxes:
-            raise InputError(f"track {track_id!r} has no box in frame {from_frame} to propagate from")
-        last = self.num_frames - 1
-        to_frame = int(min(max(to_frame, 0), last))
-        step = 1 if to_frame >= from_frame else -1
-        frames = list(range(from_frame + step, to_frame + step, step))
-        if not frames:
-            return []
-        start = t.boxes[from_frame].as_array()
-        behind = [f for f in t.boxes if (f - from_frame) * step < 0]
-        motion = MotionState(np.zeros(3))
-        if behind:
-            f0 = max(behind, key=lambda f: f * step)
-            motion = MotionState.from_boxes(t.boxes[f0].as_array(), self.time_s(f0), start, self.time_s(from_frame))
-        anchors = {f: t.boxes[f].as_array() for f in frames if f in t.boxes and t.boxes[f].keyframe}
-        result = propagate_boxes(start, self.time_s(from_frame), frames, {f: self.time_s(f) for f in frames},
-                                 self.points_world, self.viewpoint, motion, anchors)
-        new = t.copy()
-        template = t.boxes[from_frame]
-        for f, ft in result.items():
-            new.boxes[f] = template.with_array(
-                ft.box, frame=f, timestamp_us=self.timestamp_us(f), source="human", score=None,
-                keyframe=False, num_lidar_pts=self._count_points(f, ft.box))
-        new.boxes = dict(sorted(new.boxes.items()))
-        self._apply("Propagate", {track_id: new})
-        return sorted(result)
-
-    def interpolate(self, track_id: str, method: str | None = None) -> list[int]:
-        """Fill every frame between the track's keyframes, replacing boxes there that are not keyframes.
-
-        ``method``: ``"linear"`` or ``"cubic"`` (default: cubic with >= 3 keyframes);
-        see :mod:`lidarlabel.edit.interpolate`. New boxes have source
-        ``interpolated`` and ``keyframe: false``. One undo step; returns the frames filled.
-        """
-        from lidarlabel.edit.interpolate import interpolate_boxes
-
-        t = self.track(track_id)
-        keys = sorted(f for f, b in t.boxes.items() if b.keyframe)
-        if len(keys) < 2:
-            raise InputError(f"track {track_id!r} needs at least 2 keyframes to interpolate, has {len(keys)}")
-        fill = [f for f in range(keys[0] + 1, keys[-1]) if f not in keys]
-        if not fill:
-            return []
-        try:
-            arr = interpolate_boxes([self.time_s(f) for f in keys],
-                                    np.array([t.boxes[f].as_array() for f in keys]),
-                                    [self.time_s(f) for f in fill], method)
-        except ValueError as exc:
-            raise InputError(f"track {track_id!r}: {exc}") from None
-        new = t.copy()
-        for f, box in zip(fill, arr, strict=True):
-            prev = t.boxes[max(k for k in keys if k < f)]
-            new.boxes[f] = prev.with_array(box, frame=f, timestamp_us=self.timestamp_us(f), source="interpolated",
-                                           score=None, keyframe=False, num_lidar_pts=None)
-        new.boxes = dict(sorted(new.boxes.items()))
-        self._apply("Interpolate", {track_id: new})
-        return fill
-
     # ------------------------------------------------------------------ saving
-    def save(self, author: str | None = None) -> Path:
-        """Save the document as a new immutable version beside the scene; returns its path."""
+    def save(self, author: str | None = None, source: str = "human") -> Path:
+        """Save the document as a new immutable version beside the scene; returns its path.
+
+        ``source`` is the version's source: ``human`` for annotation, ``qa`` for a
+        reviewed version saved from the QA mode.
+        """
         from lidarlabel.io.label_store import LabelStore
 
         if self.scene_path is None:
             raise InputError("this session has no scene file, so there is nowhere to keep versions")
         store = LabelStore.for_scene(self.scene_path)
-        path = store.save(self.doc, author=author or self.author, source="human")
+        path = store.save(self.doc, author=author or self.author, source=source)
         from lidarlabel.io.labels import load_document
 
         self.doc.version = load_document(path).version
@@ -613,9 +539,20 @@ class EditSession:
         return LabelStore.for_scene(self.scene_path).save_draft(self.doc)
 
 
-def _store_for(scene_path: Path):
-    try:
+    def recover_draft(self) -> bool:
+        """Replace the document's tracks with the autosaved draft's, as one undoable edit.
+
+        Returns False when there is no draft. The session is then modified, so the
+        recovered work is saved (or discarded) like any other edit.
+        """
         from lidarlabel.io.label_store import LabelStore
-    except ImportError:  # the label store lands separately; opening still works without it
-        return None
-    return LabelStore.for_scene(scene_path)
+
+        if self.scene_path is None:
+            return False
+        draft = LabelStore.for_scene(self.scene_path).load_draft()
+        if draft is None:
+            return False
+        after: dict[str, Track | None] = {tid: None for tid in self.doc.tracks if tid not in draft.tracks}
+        after.update(draft.tracks)
+        self._apply("Recover autosaved draft", after)
+        return True

@@ -22,13 +22,6 @@ def open_scene(w, path: str | Path, labels: str | Path | None = None, author: st
     path = Path(path)
     author = author or (w.session.author if w.session is not None else "unknown")
     try:
-        if labels is None and offer_draft and _has_newer_draft(path):
-            if w.prompts.yes_no("Recover draft", f"{path.name}: an autosaved draft is newer than the last "
-                                "saved version. Recover it?"):
-                from lidarlabel.io.label_store import LabelStore
-
-                labels = LabelStore.for_scene(path).draft_path
-                w.statusBar().showMessage("recovered the autosave draft: save (Ctrl+S) to keep it", 10000)
         session = EditSession.open(path, labels=labels, author=author, lock=True)
     except (LidarLabelError, OSError) as exc:
         w.prompts.error(str(exc))
@@ -37,6 +30,12 @@ def open_scene(w, path: str | Path, labels: str | Path | None = None, author: st
     w.add_recent(path)
     if session.read_only:
         w.statusBar().showMessage(f"read-only: {session.read_only_reason}", 15000)
+    elif labels is None and offer_draft and _has_newer_draft(path):
+        if w.prompts.yes_no("Recover draft", f"{path.name}: an autosaved draft is newer than the last "
+                            "saved version. Recover it?"):
+            # one undoable edit on top of the last version: Ctrl+Z shows what the draft changed
+            session.recover_draft()
+            w.statusBar().showMessage("recovered the autosave draft: save (Ctrl+S) to keep it", 10000)
     return session
 
 
