@@ -222,7 +222,7 @@ def refine_track(
             yaw_all = _moving_heading(obs, frames[0], states, speed, scale * o.moving_speed,
                                       npts * fit_weight)
         else:
-            yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, np.sqrt(npts)))
+            yaw_all = np.full(len(span_frames), _axial_mean(fit_yaw, npts))
         # Size and category from the best-observed frames.
         spans = np.array([_own_spans(ob, yaw_all[ob.frame - frames[0]]) for ob in obs])
         tops = np.array([ob.observed[5] for ob in obs])
