@@ -120,8 +120,7 @@ def quality(seeds: list[int], frames: int, workdir: Path, workers: int) -> dict:
 
     scenes = [sample(workdir / f"seed{s}.h5", s, frames) for s in seeds]
     t0 = time.perf_counter()
-    code = main(["prelabel", *map(str, scenes), "--out", str(workdir / "pred"), "--workers", str(workers),
-                 "--json"])
+    code = main(["prelabel", *map(str, scenes), "--out", str(workdir / "pred"), "--workers", str(workers)])
     seconds = time.perf_counter() - t0
     if code != 0:
         raise SystemExit(f"prelabel failed with exit code {code}")
