@@ -45,6 +45,7 @@ _UNDER_HEIGHT = 0.35  # relative shortfall in height that costs 1 (tops missed f
 _UNDER_SMALL = 0.5  # people and bicycles are rarely cut by occlusion as much as vehicles
 _FACE = 0.8  # m: a cluster thinner than this shows one face only
 _FACE_COST = 0.3  # cost of assuming the unseen length of a vehicle seen end-on
+_SQUARE_TO_SIGHT = np.deg2rad(50.0)
 _SOLID = 0.75  # side-view fill above which a cluster is no bicycle frame
 VEHICLES = ("car", "truck", "bus")
 SMALL = ("pedestrian", "cyclist")
@@ -76,12 +77,16 @@ def _range_cost(obs: float, lo: float, hi: float, under: float) -> float:
 
 
 def class_costs(length: float, width: float, height: float, fill: float = 0.5,
-                ranges: dict[str, ClassRange] = CLASS_RANGES) -> dict[str, tuple[float, bool]]:
+                ranges: dict[str, ClassRange] = CLASS_RANGES, face_to_sight: float = np.pi / 2,
+                ) -> dict[str, tuple[float, bool]]:
     """Cost (and the ``across`` reading) of each class for sorted observed extents, metres.
 
     ``fill``: the side-view coverage of the cluster (see ``face_fill``).
     A vehicle that shows a single face no longer than its width is also read
-    end-on (the face is its front or rear); the cheaper reading wins.
+    end-on (the face is its front or rear) when that face is roughly square to
+    the line of sight (``face_to_sight``, radians in [0, pi/2], > 50 degrees):
+    the rear of a car ahead is; the occluded flank of a parked car seen along
+    the road is not. The cheaper reading wins.
     """
     out = {}
     for name, r in ranges.items():
@@ -89,7 +94,7 @@ def class_costs(length: float, width: float, height: float, fill: float = 0.5,
         h = _range_cost(height, *r.height, _UNDER_HEIGHT)
         along = _range_cost(length, *r.length, under) + _range_cost(width, *r.width, under) + h
         best = (along, False)
-        if name in VEHICLES and width < _FACE:
+        if name in VEHICLES and width < _FACE and face_to_sight > _SQUARE_TO_SIGHT:
             end_on = _range_cost(length, *r.width, under) + h + _FACE_COST
             if end_on < along:
                 best = (end_on, True)
@@ -102,6 +107,7 @@ def class_costs(length: float, width: float, height: float, fill: float = 0.5,
 def classify_extents(
     length: float, width: float, height: float, fill: float = 0.5,
     ranges: dict[str, ClassRange] = CLASS_RANGES, max_cost: float = MAX_COST,
+    face_to_sight: float = np.pi / 2,
 ) -> Classification | None:
     """Best class for observed extents (m; length is the longer horizontal side), or None.
 
@@ -109,7 +115,7 @@ def classify_extents(
     margin over the runner-up, so ambiguous shapes score lower.
     """
     length, width = max(length, width), min(length, width)
-    costs = class_costs(length, width, height, fill, ranges)
+    costs = class_costs(length, width, height, fill, ranges, face_to_sight)
     names = sorted(costs, key=lambda k: costs[k][0])
     best = names[0]
     cost, across = costs[best]

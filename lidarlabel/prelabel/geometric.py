@@ -66,7 +66,10 @@ class GeometricDetector:
         observed = fit_box(p, ground_z=ground_z)
         t1 = time.perf_counter()
         fill = face_fill(p, observed, float(np.hypot(*observed[:2])) * self.options.angular_spacing)
-        cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z, fill)
+        sight = float(np.arctan2(observed[1], observed[0]))  # coordinates are sensor-relative here
+        to_sight = abs(float(normalize_yaw(2 * (observed[6] - sight)))) / 2
+        cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z, fill,
+                               face_to_sight=to_sight)
         self.timings["fit"] += t1 - t0
         self.timings["classify"] += time.perf_counter() - t1
         if cls is None:
