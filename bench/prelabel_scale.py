@@ -7,6 +7,9 @@ LiDAR). Each configuration labels the same scenes into its own folder; wall
 time covers the whole batch. Ray is measured twice: ``cold`` includes starting
 worker processes and importing lidarlabel in them (``ray.init`` itself is
 reported separately), ``warm`` reuses those workers, as a long batch does.
+CPU seconds per frame are measured in-process with the default BLAS thread
+pool and in a subprocess with one BLAS/OpenMP thread (what a 1-CPU Ray task
+gets: Ray sets ``OMP_NUM_THREADS`` to the task's CPUs).
 
     .venv/bin/python bench/prelabel_scale.py [--scenes 6] [--frames 10] [--beams 64]
 
@@ -90,6 +93,29 @@ def run_local(scenes: list[Path], out: Path, workers: int) -> tuple[float, int, 
     return wall, sum(r.frames for r in results), kind, cpu
 
 
+_CPU_PROBE = """
+import json, sys, time
+from lidarlabel.prelabel.batch import prelabel_scene
+c = time.process_time()
+frames = sum(prelabel_scene(s, o).frames for s, o in zip(sys.argv[1::2], sys.argv[2::2]))
+print(json.dumps({"cpu_s": time.process_time() - c, "frames": frames}))
+"""
+
+
+def cpu_single_thread(scenes: list[Path], out: Path) -> float:
+    """CPU s per frame with BLAS/OpenMP pools of one thread, as a 1-CPU Ray task runs (OMP_NUM_THREADS=1)."""
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": str(ROOT)}
+    argv = [a for s in scenes for a in (str(s), str(out / f"{s.stem}.json"))]
+    proc = subprocess.run([sys.executable, "-c", _CPU_PROBE, *argv], env=env, capture_output=True, text=True,
+                          check=True)
+    fig = json.loads(proc.stdout.strip().splitlines()[-1])
+    return fig["cpu_s"] / fig["frames"]
+
+
 def run_ray(scenes: list[Path], out: Path, cpus: int) -> dict:
     """Ray figures: init seconds, cold and warm wall seconds, frames."""
     import ray
@@ -127,6 +153,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=100, help="first scene seed (not tuned: any works)")
     ap.add_argument("--scene-dir", type=Path, default=None,
                     help="keep generated scenes here and reuse them (default: a temporary folder)")
+    ap.add_argument("--scenes-from", type=Path, nargs="+", default=None, metavar="SCENE.h5",
+                    help="measure these existing scenes (e.g. imported real data) instead of generating")
     args = ap.parse_args()
 
     load_before = os.getloadavg()
@@ -135,14 +163,20 @@ def main() -> None:
         scene_dir = args.scene_dir or tmp / "scenes"
         scene_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        scenes = make_scenes(scene_dir, args.scenes, args.frames, args.beams, args.seed)
-        print(f"{len(scenes)} scenes x {args.frames} frames, {args.beams} beams "
-              f"(generated/reused in {time.perf_counter() - t0:.1f} s)")
         from lidarlabel.io.scene import SceneReader
 
+        if args.scenes_from:
+            scenes, source = list(args.scenes_from), "given scene files"
+            with SceneReader.open(scenes[0]) as r:
+                args.frames, args.beams = r.num_frames, None
+        else:
+            scenes, source = make_scenes(scene_dir, args.scenes, args.frames, args.beams, args.seed), \
+                "lidarlabel sample scenes"
+        print(f"{len(scenes)} scenes x {args.frames} frames ({source}, ready in {time.perf_counter() - t0:.1f} s)")
         with SceneReader.open(scenes[0]) as r:
             pts = r.num_points(0)
-        result: dict = {"bench": "prelabel_scale", "workload": "prelabel_scene(geometric) on lidarlabel sample scenes",
+        result: dict = {"bench": "prelabel_scale", "workload": f"prelabel_scene(geometric) on {source}",
+                        "scene_files": [str(s) for s in scenes] if args.scenes_from else None,
                         "scenes": len(scenes), "frames_per_scene": args.frames, "beams": args.beams,
                         "points_per_frame": pts, "cpu_count": os.cpu_count(),
                         "loadavg_before": [round(x, 2) for x in load_before]}
@@ -153,10 +187,18 @@ def main() -> None:
                                           "frames_per_s": round(fps, 2),
                                           "frames_per_s_per_worker": round(fps / workers, 2)}
             if workers == 1:  # in-process: CPU time is what one unshared core would need
+                import resource
+
                 result["cpu_s_per_frame"] = round(cpu / frames, 4)
                 result["frames_per_cpu_s"] = round(frames / cpu, 2)
+                # upper bound of one scene task's memory (this process also holds the bench itself)
+                result["peak_rss_mb_1_worker"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             result["local_executor"] = kind
             print(f"local, {workers} worker(s): {frames} frames in {wall:.2f} s = {fps:.2f} frames/s")
+        single = cpu_single_thread(scenes, tmp / "single")
+        result["cpu_s_per_frame_single_thread"] = round(single, 4)
+        print(f"CPU per frame: {result['cpu_s_per_frame']:.4f} s (default BLAS threads), "
+              f"{single:.4f} s (one thread, as in a 1-CPU Ray task)")
         try:
             ray_fig = run_ray(scenes, tmp / "ray", cpus=2)
         except ImportError:
