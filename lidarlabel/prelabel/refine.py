@@ -237,6 +237,8 @@ def refine_track(
         if cls is None:
             return None
         name = cls.detection_class
+        if name in ("car", "truck", "bus"):  # flat flanks: mirrors and noise widen the outline, not hide it
+            W_obs = float(np.percentile(spans[best, 1], 75)) + 0.5 * spacing
         # a static track's heading is the fitted one; swap axes only where the class reading disagrees
         if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
             yaw_all = yaw_all + np.pi / 2
