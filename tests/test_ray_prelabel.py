@@ -5,30 +5,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lidarlabel.cli import main
 from lidarlabel.io.labels import load_document
 from lidarlabel.prelabel.batch import prelabel_scene
+from lidarlabel.prelabel.executors import SceneTask as Task
 from lidarlabel.prelabel.ray_executor import RayExecutor
 from tests.conftest import CHECKER
 from tests.test_remote import BUCKET, moto_endpoint, s3  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@dataclass(frozen=True)
-class Task:
-    """The fields of lidarlabel.prelabel.executors.SceneTask that the executor reads."""
-
-    scene: str
-    out: str
-    detector: str = "geometric"
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
