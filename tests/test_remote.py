@@ -266,3 +266,19 @@ def test_modified_times_in_bulk(s3, tmp_path):
     assert [t is None for t in got] == [False, True, False, True, False, True]
     assert abs(got[0] - time.time()) < 60 and got[2] == local.stat().st_mtime
     assert got[0] == remote.output_modified(urls[0])
+
+
+def test_backend_without_atomic_put_goes_through_a_temporary_name(s3, monkeypatch):
+    """The temp-name + move path (for fsspec backends whose writes are not atomic), exercised on S3."""
+    monkeypatch.setattr(remote, "ATOMIC_PUT_PROTOCOLS", frozenset())
+    fs, _ = remote._fs(f"s3://{BUCKET}/x")
+    moves: list[tuple[str, str]] = []
+    real_mv = fs.mv
+    monkeypatch.setattr(fs, "mv", lambda a, b, **k: (moves.append((a, b)), real_mv(a, b, **k))[1])
+    remote.write_output_atomic(f"s3://{BUCKET}/slow/out.json", b'{"a": 1}')
+    assert len(moves) == 1 and moves[0][1] == f"{BUCKET}/slow/out.json" and ".tmp-" in moves[0][0]
+    assert _keys(s3) == ["slow/out.json"]
+    monkeypatch.setattr(fs, "mv", lambda *a, **k: (_ for _ in ()).throw(OSError("connection reset")))
+    with pytest.raises(InputError, match=r"slow/b.json: storage error OSError: connection reset"):
+        remote.write_output_atomic(f"s3://{BUCKET}/slow/b.json", b"{}")
+    assert _keys(s3) == ["slow/out.json"]  # the temporary object was removed, nothing under the final name
