@@ -213,7 +213,7 @@ def test_autosave_writes_a_draft_and_reopening_offers_it(make_viewer, tmp_path, 
 
 def test_editing_panels_are_docked_and_follow_the_selection(make_viewer):
     w = make_viewer(SAMPLE, LABELS)
-    assert set(w.extra_panels) == {"Top / side / front", "Properties"}
+    assert set(w.extra_panels) == {"Top / side / front", "Properties", "QA review"}
     for name, panel in w.extra_panels.items():
         assert w.docks[name].widget() is panel
     tid = next(iter(w.session.doc.tracks))
@@ -236,3 +236,31 @@ def test_help_lists_every_shortcut(make_viewer):
     assert table.rowCount() == len(rows) and table.item(0, 0).text() == rows[0][0]
     d.close()
     d.deleteLater()
+
+
+def test_qa_review_colours_changed_boxes_in_3d_and_cameras_and_draws_removed_ghosts(make_viewer, tmp_path):
+    """QA mode in the app: compare with the saved version; the 3D overlay and the cameras follow."""
+    from lidarlabel.edit.qa_mode import KIND_COLOURS
+
+    scene = _copy_scene(tmp_path)
+    w = make_viewer(scene, LABELS)
+    s = w.session
+    base = s.save()  # the version to compare with
+    ids, boxes = s.doc.frame_boxes(s.frame)
+    moved, gone = ids[0], ids[1]
+    s.move_box(moved, s.frame, center=boxes[0, :3] + [1.0, 0, 0])
+    s.delete(gone)
+    qa = w.extra_panels["QA review"]
+    qa.compare_with_version(base.stem)
+
+    def colours_drawn():
+        return {tuple(int(v) for v in c) for batch in w.canvas._lines for c in batch.colors}
+
+    drawn = colours_drawn()
+    assert KIND_COLOURS["geometry_changed"] in drawn
+    assert KIND_COLOURS["removed"] in drawn  # the deleted track as a ghost
+    view = next(iter(w.camera_panel.views.values()))
+    assert qa.review.box_styles(s.frame)[moved][0] == "geometry_changed"
+    assert view.panel.qa_source is qa
+    qa.set_review(None)  # leaving QA mode restores the category colours
+    assert KIND_COLOURS["removed"] not in colours_drawn()

@@ -108,6 +108,8 @@ class CameraView(QWidget):
         onto = session.ontology
         frame = self.panel.shown.index if self.panel.shown is not None else session.frame
         p.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        review = self.panel.qa_source.review if self.panel.qa_source is not None else None
+        qa_styles = review.box_styles(frame) if review is not None else {}
         order = sorted(set(self.segment_track), key=lambda t: t == session.selection)  # selection on top
         for tid in order:
             t = session.doc.tracks.get(tid)
@@ -115,7 +117,8 @@ class CameraView(QWidget):
                 continue
             selected = tid == session.selection
             pre = t.boxes[frame].source == "prelabel"
-            color = QColor(*SELECTED) if selected else QColor(*onto.color(t.category))
+            base = qa_styles[tid][1] if tid in qa_styles else onto.color(t.category)
+            color = QColor(*SELECTED) if selected else QColor(*base)
             pen = QPen(color)
             pen.setWidthF((3.0 if selected else 1.6) / s)
             if pre and not selected:
@@ -138,6 +141,7 @@ class CameraPanel(QWidget):
         self.session, self.frames, self.settings = session, frames, settings
         self.enlarged: str | None = None
         self.shown: FrameData | None = None
+        self.qa_source = None  # the QA panel: boxes coloured by change kind while it has a review
         self.views: dict[str, CameraView] = {}
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)

@@ -97,7 +97,8 @@ class MainWindow(QMainWindow):
     def _install_editing_panels(self, session: EditSession) -> None:
         from lidarlabel.viewer.panels import editing_panels
 
-        # properties under the object list, the top/side/front views under the cameras
+        # properties under the object list, the top/side/front views under the cameras,
+        # the QA review as a tab beside the properties
         below = {"Properties": "Objects", "Top / side / front": "Cameras"}
         for name, widget in editing_panels(session).items():
             d = self.docks.get(name)
@@ -106,10 +107,18 @@ class MainWindow(QMainWindow):
                 d.setObjectName(f"dock_{name.replace(' ', '')}")
                 self.docks[name] = d
                 if not (self._layout_restored and self.restoreDockWidget(d)):
-                    self.splitDockWidget(self.docks[below[name]], d, Qt.Orientation.Vertical)
-                    self.resizeDocks([self.docks[below[name]], d], [3, 2], Qt.Orientation.Vertical)
+                    if name in below:
+                        self.splitDockWidget(self.docks[below[name]], d, Qt.Orientation.Vertical)
+                        self.resizeDocks([self.docks[below[name]], d], [3, 2], Qt.Orientation.Vertical)
+                    else:
+                        self.tabifyDockWidget(self.docks["Properties"], d)
+                        self.docks["Properties"].raise_()
             d.setWidget(widget)
             self.extra_panels[name] = widget
+        qa = self.extra_panels["QA review"]
+        self.view3d.qa_source = self.camera_panel.qa_source = qa
+        qa.styles_changed.connect(self.view3d.refresh_overlay)
+        qa.styles_changed.connect(self.camera_panel.refresh)
 
     def _drop_session(self) -> None:
         if self.session is None:

@@ -29,6 +29,7 @@ class Scene3DView(QObject):
         self.shown: FrameData | None = None
         self._preview: tuple[str | None, int, np.ndarray] | None = None
         self._camera_placed = self._camera_placed_now = False
+        self.qa_source = None  # the QA panel: boxes coloured by change kind while it has a review
         canvas.controller = GestureController(session, lambda: canvas.ground_z, self._screen_up)
         ev = session.events
         ev.frame_changed.connect(self._on_frame)
@@ -139,6 +140,8 @@ class Scene3DView(QObject):
             e = ego_segments(on_ground)
             lines.append(LineBatch(e, np.full((len(e), 3), 235, np.uint8), 2.0))
         ids, boxes = s.doc.frame_boxes(frame)
+        review = self.qa_source.review if self.qa_source is not None else None
+        qa_styles = review.box_styles(frame) if review is not None else {}
         prev_tid = self._preview[0] if self._preview and self._preview[1] == frame else None
         solid, solid_c, dash, dash_c, sel = [], [], [], [], []
         for tid, seg in zip(ids, box_segments(boxes)):
@@ -146,7 +149,7 @@ class Scene3DView(QObject):
                 continue  # the preview replaces it while dragging
             t = s.doc.tracks[tid]
             b = t.boxes[frame]
-            rgb = np.array(onto.color(t.category), np.uint8)
+            rgb = np.array(qa_styles[tid][1] if tid in qa_styles else onto.color(t.category), np.uint8)
             text = tid
             if tid == s.selection:
                 sel.append(seg)
@@ -162,6 +165,10 @@ class Scene3DView(QObject):
                 text = f"{tid} {b.score:.2f}" if b.score is not None else f"{tid} ?"
             top = b.as_array()[:3] + [0, 0, b.size[2] / 2]
             labels.append(TextLabel(top, text, tuple(int(v) // 2 + 128 for v in rgb)))  # lighter: legible on black
+        for _kind, ghost, colour in review.ghost_boxes(frame) if review is not None else ():
+            d = dashed(box_segments(ghost[None])[0])  # only in the other version: a dashed ghost
+            dash.append(d)
+            dash_c.append(np.repeat(np.array([colour], np.uint8), len(d), axis=0))
         if solid:
             lines.append(LineBatch(np.concatenate(solid), np.concatenate(solid_c), 2.0))
         if dash:
