@@ -10,15 +10,10 @@ from pathlib import Path
 import pytest
 
 from lidarlabel.cli import main
-from lidarlabel.cli.commands import prelabel as prelabel_cmd
 from tests.conftest import CHECKER, make_tiny_scene
 from tests.test_remote import BUCKET, moto_endpoint, s3  # noqa: F401, F811 - fixtures
 
-pytestmark = [
-    pytest.mark.timeout(300),
-    # Runs once the lead applies the wiring patch of issue #8 (report of lidarlabel/prelabel/ray_executor.py).
-    pytest.mark.skipif("ray" not in prelabel_cmd.EXECUTOR_CHOICES, reason="CLI not wired to io.remote yet"),
-]
+pytestmark = [pytest.mark.timeout(300)]
 
 
 @pytest.fixture(scope="module")

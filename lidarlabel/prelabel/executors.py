@@ -10,10 +10,12 @@ process, which keeps per-frame progress). Register another (e.g. Ray) in
 from __future__ import annotations
 
 import concurrent.futures as cf
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from lidarlabel.io.remote import is_remote
 from lidarlabel.prelabel.batch import SceneResult, prelabel_scene
 
 __all__ = ["EXECUTORS", "Executor", "LocalExecutor", "SceneTask", "make_executor"]
@@ -39,8 +41,12 @@ class Executor(Protocol):
         ...
 
 
-def _run_task(task: SceneTask) -> SceneResult:
-    return prelabel_scene(task.scene, task.out, task.detector, task.options)
+def _run_task(task: SceneTask, progress: Callable[[int, int], None] | None = None) -> SceneResult:
+    if is_remote(task.scene) or is_remote(task.out):  # s3://... in or out: local copy, atomic upload
+        from lidarlabel.prelabel.ray_executor import prelabel_task
+
+        return prelabel_task(task, math.inf, progress)  # math.inf: no retries here, nothing to dedupe
+    return prelabel_scene(task.scene, task.out, task.detector, task.options, progress)
 
 
 class LocalExecutor:
@@ -56,7 +62,7 @@ class LocalExecutor:
         if self.workers == 1 or len(tasks) <= 1:
             for t in tasks:
                 cb = (lambda d, n, s=t.scene: progress(s, d, n)) if progress else None
-                yield prelabel_scene(t.scene, t.out, t.detector, t.options, cb)
+                yield _run_task(t, cb)
             return
         pool = cf.ProcessPoolExecutor(max_workers=min(self.workers, len(tasks)))
         try:
@@ -75,7 +81,15 @@ def _local(workers: int = 1, **_: Any) -> Executor:
     return LocalExecutor(workers)
 
 
-EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _local}
+def _ray(workers: int = 1, address: str | None = None, **_: Any) -> Executor:
+    from lidarlabel.prelabel.ray_executor import RayExecutor
+
+    # without ray installed, RayExecutor raises InputError naming the extra; --workers sizes a
+    # private local Ray instance, a cluster (--ray-address) brings its own CPUs
+    return RayExecutor(workers=workers if address is None else None, address=address)
+
+
+EXECUTORS: dict[str, Callable[..., Executor]] = {"local": _local, "ray": _ray}
 
 
 def make_executor(name: str, workers: int = 1, **options: Any) -> Executor:

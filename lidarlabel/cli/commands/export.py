@@ -73,22 +73,26 @@ def run(args: argparse.Namespace) -> int:
     from lidarlabel.errors import InputError
     from lidarlabel.io.formats import EXPORTERS
     from lidarlabel.io.labels import load_document
+    from lidarlabel.io.remote import is_remote, local_copy, staged_output_dir
     from lidarlabel.io.scene import SceneReader
 
     mod = format_module(args.format, EXPORTERS, "export")
-    labels_path = Path(args.labels)
-    doc = load_document(labels_path)
+    labels_path = Path(args.labels) if not is_remote(args.labels) else args.labels
+    with local_copy(args.labels) as local_labels:
+        doc = load_document(local_labels)
     results = None
     if args.results:
         if args.format != "nuscenes":
             raise InputError(f"--results: only the nuscenes export writes a submission, not {args.format}")
-        results = load_document(args.results)
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: --out: expected a folder, got an existing file")
+        with local_copy(args.results) as local_results:
+            results = load_document(local_results)
+    if not is_remote(args.out) and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"{args.out}: --out: expected a folder, got an existing file")
     options = {"format": args.variant, "version": args.ds_version, "results": args.results,
                "results_document": results}
-    with SceneReader.open(args.scene) as scene:
+    # remote --out: written to a local folder, uploaded file by file (atomically) only if the export succeeds
+    with local_copy(args.scene) as local_scene, SceneReader.open(local_scene) as scene, \
+            staged_output_dir(args.out) as out_dir:
         _check_document(doc, scene, labels_path)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -96,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise InputError(f"{exc.filename or out_dir}: could not write ({exc.strerror or exc})") from None
         frames, boxes = scene.num_frames, doc.num_boxes()
+    if is_remote(args.out):
+        written = str(written).replace(str(out_dir), str(args.out).rstrip("/"))
     if args.json:
         print(json.dumps({"format": args.format, "out": str(written), "frames": frames,
                           "tracks": len(doc.tracks), "boxes": boxes}))

@@ -12,6 +12,7 @@ as ``src`` and every SRC in ``options["sources"]`` (the pcd importer takes many)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -51,31 +52,41 @@ def run(args: argparse.Namespace) -> int:
     from lidarlabel.errors import InputError
     from lidarlabel.io.formats import IMPORTERS
     from lidarlabel.io.labels import save_document
+    from lidarlabel.io.remote import is_remote, local_copy, output_modified, staged_output
 
     mod = format_module(args.format, IMPORTERS, "import")
     if args.format != "pcd" and len(args.src) != 1:
         raise InputError(f"import {args.format}: expected one source, got {len(args.src)}")
     for s in args.src:
-        if not Path(s).exists():
+        if is_remote(s) and args.format in ("kitti", "nuscenes"):
+            raise InputError(f"{s}: import {args.format} reads a local folder; copy it locally first")
+        if not is_remote(s) and not Path(s).exists():
             raise InputError(f"{s}: no such file or folder")
     if args.frame_rate_hz <= 0:
         raise InputError(f"--frame-rate: expected a positive number, got {args.frame_rate_hz}")
-    out = Path(args.out)
-    labels = Path(args.labels) if args.labels else default_labels_path(out)
-    if not out.parent.is_dir():
+    out = args.out if is_remote(args.out) else Path(args.out)
+    labels = args.labels or (default_labels_path(out) if not is_remote(out)
+                             else f"{out[:-3] if out.endswith('.h5') else out}.labels.json")
+    if not is_remote(out) and not out.parent.is_dir():
         raise InputError(f"{out}: --out: the folder {out.parent} does not exist")
     for p in (out, labels):
-        if p.exists() and not args.overwrite:
+        if output_modified(p) is not None and not args.overwrite:
             raise InputError(f"{p}: already exists; pass --overwrite to replace it")
     options = {"sources": list(args.src), "scene": args.scene, "version": args.ds_version,
                "frame_rate_hz": args.frame_rate_hz, "poses": args.poses,
                "frames": [f.strip() for f in args.frames.split(",") if f.strip()] if args.frames else None}
-    try:
-        doc = mod.import_scene(args.src[0], out, options)
-    except OSError as exc:
-        raise InputError(f"{exc.filename or args.src[0]}: could not read ({exc.strerror or exc})") from None
-    if doc is not None:
-        save_document(doc, labels)
+    # remote sources: read through local copies (single files: Waymo .tfrecord, point-cloud files);
+    # remote outputs: written locally, uploaded atomically only when the import succeeded
+    with contextlib.ExitStack() as stack:
+        options["sources"] = [str(stack.enter_context(local_copy(s))) for s in args.src]
+        local_out = stack.enter_context(staged_output(out))
+        try:
+            doc = mod.import_scene(options["sources"][0], local_out, options)
+        except OSError as exc:
+            raise InputError(f"{exc.filename or args.src[0]}: could not read ({exc.strerror or exc})") from None
+    if doc is not None:  # after the scene is in place
+        with staged_output(labels) as local_labels:
+            save_document(doc, local_labels)
     summary = {"format": args.format, "scene": str(out), "labels": str(labels) if doc is not None else None,
                "tracks": len(doc.tracks) if doc is not None else 0,
                "boxes": doc.num_boxes() if doc is not None else 0}

@@ -10,16 +10,20 @@ HELP = "describe a scene file: frames, duration, points, cameras, ego path"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scene", help="scene file (.h5)")
+    parser.add_argument("scene", help="scene file (.h5) or URL (s3://bucket/key.h5; credentials from "
+                        "the environment)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
+    from lidarlabel.io.remote import is_remote, local_copy
     from lidarlabel.io.scene import SceneReader
     from lidarlabel.io.scene_info import scene_summary
 
-    with SceneReader.open(args.scene) as scene:
+    with local_copy(args.scene) as local, SceneReader.open(local) as scene:
         info = scene_summary(scene)
+    if is_remote(args.scene):  # name the object, not the download cache
+        info["path"] = args.scene
     if args.json:
         print(json.dumps(info))
         return 0

@@ -10,7 +10,7 @@ from pathlib import Path
 NAME = "prelabel"
 HELP = "detect and track objects in scenes; write one pre-label document per scene"
 
-EXECUTOR_CHOICES = ["local"]  # a colleague adds "ray" (issue #8)
+EXECUTOR_CHOICES = ["local", "ray"]
 
 
 def _workers(text: str) -> int:
@@ -24,14 +24,21 @@ def _workers(text: str) -> int:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenes", nargs="+", metavar="SCENE", help="scene files (.h5)")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder: DIR/<scene stem>.json")
+    parser.add_argument("scenes", nargs="+", metavar="SCENE",
+                        help="scene files (.h5); or URLs: s3://bucket/key.h5, a prefix s3://bucket/dir/ or a glob")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder or URL prefix: DIR/<scene stem>.json; credentials from the "
+                        "environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL)")
     parser.add_argument("--workers", type=_workers, default=1, help="parallel scenes (default 1)")
     parser.add_argument("--detector", default="geometric", choices=["geometric", "onnx"],
                         help="detector (default geometric: no training, no download)")
     parser.add_argument("--model", metavar="MODEL.onnx", help="ONNX model for --detector onnx")
     parser.add_argument("--executor", default="local", choices=EXECUTOR_CHOICES,
-                        help="where scenes run (default local process pool)")
+                        help="where scenes run (default local process pool; ray needs "
+                        "pip install 'lidarlabel[ray]')")
+    parser.add_argument("--ray-address", metavar="ADDR", default=None,
+                        help="--executor ray: join this cluster ('auto', 'ray://host:10001'); default: "
+                        "start a local Ray instance with --workers CPUs")
     parser.add_argument("--force", action="store_true", help="redo scenes whose output is up to date")
     parser.add_argument("--json", action="store_true", help="print a summary as one JSON object")
 
@@ -40,13 +47,22 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from lidarlabel.errors import InputError
-    from lidarlabel.prelabel.batch import SceneResult, output_path, up_to_date
+    from lidarlabel.io import remote
+    from lidarlabel.prelabel.batch import SceneResult
     from lidarlabel.prelabel.executors import SceneTask, make_executor
+    from lidarlabel.prelabel.ray_executor import output_name
 
-    out_dir = Path(args.out)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir}: --out must be a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    if args.ray_address and args.executor != "ray":
+        raise InputError("--ray-address: only with --executor ray")
+    if not remote.is_remote(args.out):
+        out_dir = Path(args.out)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError(f"{out_dir}: --out must be a folder")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    # a URL prefix (ending in /) or glob lists its *.h5 objects; a named object that is missing fails on its own
+    scenes = [u for s in args.scenes
+              for u in (remote.list_scenes(s) if remote.is_remote(s) and (s.endswith("/") or set("*?[") & set(s))
+                        else [s])]
     options: dict = {}
     if args.detector == "onnx":
         if not args.model:
@@ -56,18 +72,20 @@ def run(args: argparse.Namespace) -> int:
         options["detector"] = {"model": str(args.model)}
     stems: dict[str, str] = {}
     tasks, results = [], []
-    for scene in args.scenes:
-        out = output_path(scene, out_dir)
+    outs = [remote.join_url(args.out, output_name(scene)) for scene in scenes]
+    # one listing per folder/prefix, not one request per object (thousands of scenes on S3)
+    t_scene, t_out = remote.modified_times(scenes), remote.modified_times(outs)
+    for scene, out, ts, to in zip(scenes, outs, t_scene, t_out):
         if str(out) in stems:
             raise InputError(f"{scene}: writes {out}, like {stems[str(out)]}; give scenes distinct file names")
         stems[str(out)] = scene
-        if not Path(scene).is_file():
+        if ts is None:
             results.append(SceneResult(scene, str(out), ok=False, error=f"{scene}: no such scene file"))
-        elif not args.force and up_to_date(scene, out):
+        elif not args.force and to is not None and to >= ts:
             results.append(SceneResult(scene, str(out), ok=True, skipped=True))
         else:
             tasks.append(SceneTask(scene, str(out), args.detector, options))
-    executor = make_executor(args.executor, workers=args.workers)
+    executor = make_executor(args.executor, workers=args.workers, address=args.ray_address)
     # disable=None: bars on a terminal only, nothing in logs and pipes
     overall = tqdm(total=len(tasks), desc="scenes", unit="scene", file=sys.stderr, position=0,
                    disable=None)
