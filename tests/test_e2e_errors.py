@@ -13,11 +13,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lidarlabel.cli import main
 from lidarlabel.core.labels import LabelDocument
 from lidarlabel.io.labels import save_document
+from lidarlabel.io.scene import SceneReader
 from tests.conftest import make_tiny_scene
 from tests.test_e2e_support import (
     assert_one_line_error,
@@ -225,6 +227,31 @@ def test_prelabel_goes_on_past_a_bad_scene_and_exits_1(src, tmp_path, capsys):
     assert rc == 1 and "Traceback" not in err and "bad.h5" in err
     check_document(tmp_path / "pre" / "good.json")
     assert not (tmp_path / "pre" / "bad.json").exists()
+
+
+def _pcd(path: Path, pts: list) -> Path:
+    head = ("# .PCD v0.7\nVERSION 0.7\nFIELDS x y z intensity\nSIZE 4 4 4 4\nTYPE F F F F\nCOUNT 1 1 1 1\n"
+            f"WIDTH {len(pts)}\nHEIGHT 1\nVIEWPOINT 0 0 0 1 0 0 0\nPOINTS {len(pts)}\nDATA ascii\n")
+    path.write_text(head + "".join(" ".join(map(str, p)) + "\n" for p in pts))
+    return path
+
+
+def test_nan_points_and_an_empty_frame_go_through_the_whole_chain(tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    pts = np.c_[rng.uniform(-20, 20, (3000, 2)), rng.uniform(-2, 2, 3000), rng.uniform(0, 1, 3000)].tolist()
+    a = _pcd(tmp_path / "a.pcd", pts[:1000] + [["nan", "nan", "nan", 0]] * 200 + pts[1000:])
+    empty = _pcd(tmp_path / "empty.pcd", [])
+    scene = tmp_path / "s.h5"
+    assert run(capsys, "import", "pcd", a, empty, a, "--out", scene)[0] == 0
+    with SceneReader.open(scene) as r:
+        assert [r.num_points(i) for i in range(3)] == [3000, 0, 3000]
+        assert np.isfinite(r.points(0)).all()
+    assert run(capsys, "prelabel", scene, "--out", tmp_path / "pre")[0] == 0
+    labels = tmp_path / "pre" / "s.json"
+    check_document(labels)
+    for fmt in ("nuscenes", "waymo", "kitti"):
+        assert run(capsys, "export", fmt, scene, "--labels", labels, "--out", tmp_path / fmt)[0] == 0
+    assert run(capsys, "lint", labels, "--scene", scene)[0] == 0
 
 
 # ---------------------------------------------------------------- full disk, read-only folder

@@ -285,3 +285,18 @@ def test_lint_of_exact_ground_truth_has_no_motion_size_or_overlap_findings(sim, 
         assert rc == 0
         checks = {x["check"] for x in one_json(stdout)["findings"]}
         assert checks <= {"no_lidar_points", "track_gap"}, checks
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: labels written by import (SCENE.labels.json) are no version of the "
+                   "scene: `history SCENE` lists none and `view SCENE` opens without them")
+def test_imported_labels_are_the_scenes_first_version(sim, tmp_path, capsys):
+    s = sim["a"]
+    rc, _, _ = run(capsys, "export", "kitti", s["scene"], "--labels", s["gt"], "--out", tmp_path / "k")
+    assert rc == 0
+    scene = tmp_path / "imported.h5"
+    rc, _, _ = run(capsys, "import", "kitti", tmp_path / "k", "--out", scene)
+    assert rc == 0
+    rc, stdout, _ = run(capsys, "history", scene, "--json")
+    assert rc == 0
+    versions = one_json(stdout)["versions"]
+    assert [v["source"] for v in versions] == ["import"]
