@@ -17,6 +17,7 @@ Steps (all on a crop around the click, so the cost does not grow with the sweep)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,7 @@ from scipy import ndimage
 
 from lidarlabel.core.boxes import normalize_yaw
 from lidarlabel.core.ontology import Ontology, default_ontology
+from lidarlabel.edit.fit_context import static_object_points
 from lidarlabel.errors import InputError
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
@@ -44,7 +46,9 @@ JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the obje
 GROW_SLACK = 1.1
 SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
 SAMPLING_GAP_RAD = 0.0035  # ...plus about one azimuth step (0.2 deg) at its range
-OCCLUSION_RAD = np.deg2rad(1.0)  # a point within this angle of a ray, nearer, blocks it
+OCCLUSION_RAD = np.deg2rad(1.0)  # a nearer point within this elevation angle of a ray blocks it...
+OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a 0.2 deg scan)
+NEAR_FACE_INSET = 0.3  # m: where beside a seen face its continuation is tested
 OCCLUDER_GAP = 0.3  # m: an occluder must be this much nearer than the hidden position
 
 
@@ -183,20 +187,35 @@ def fit_at_point(
     viewpoint: np.ndarray | None = None,
     category: str | None = None,
     ontology: Ontology | None = None,
+    *,
+    frame: int | None = None,
+    points_world_of: Callable[[int], np.ndarray] | None = None,
+    viewpoint_of: Callable[[int], np.ndarray | None] | None = None,
 ) -> FitResult:
     """Fit a box to the object under ``click`` (3,), world frame; see the module docstring.
 
     ``points_world`` (N, 3+) world frame; ``viewpoint`` (3,) the sensor position,
-    so partial views grow away from it. Returns a :class:`FitResult`.
+    so partial views grow away from it. With ``frame`` (the index of
+    ``points_world``) and ``points_world_of(f) -> (N, 3+)`` world points of any
+    frame, a static object is fitted on its points over neighbouring frames
+    (:mod:`lidarlabel.edit.fit_context`); ``viewpoint_of(f)`` (None outside the
+    scene) bounds that walk. Returns a :class:`FitResult`.
     """
     onto = ontology or default_ontology()
     car = max_extent("vehicle.car", onto)
     limit = max_extent(category, onto) if category is not None else car
+    click = np.asarray(click, dtype=float).reshape(3)
     found = object_points_at(points_world, click, limit)
     if category is None:
         ext = _extent(found.points[:, :2])
         if ext[0] > car[0] or ext[1] > car[1]:
-            found = object_points_at(points_world, click, max_extent(None, onto))
+            limit = max_extent(None, onto)
+            found = object_points_at(points_world, click, limit)
+    if frame is not None and points_world_of is not None:
+        in_scene = None if viewpoint_of is None else (lambda f: viewpoint_of(f) is not None)
+        acc, _ = static_object_points(points_world_of, frame, found.points, click, limit, RADIUS, in_scene)
+        found = ObjectPoints(acc, found.ground_z, found.surroundings)
+    if category is None:
         raw = fit_box(found.points, ground_z=found.ground_z)
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
@@ -275,7 +294,11 @@ def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, 
         hidden = []
         for end, sign in ((lo[k], -1.0), (hi[k], 1.0)):
             along = end + sign * short * np.array([0.15, 0.5, 0.9])
-            across = lo[other] + (hi[other] - lo[other]) * np.array([0.2, 0.5, 0.8])
+            # the continuation of the face nearer the sensor: the object's own body hides the
+            # space beyond its far corners, but never the prolongation of a face it shows
+            inset = min(NEAR_FACE_INSET, (hi[other] - lo[other]) / 2) * np.array([0.2, 0.6, 1.0])
+            near_lo = abs(vp_uv[other] - lo[other]) <= abs(vp_uv[other] - hi[other])
+            across = lo[other] + inset if near_lo else hi[other] - inset
             grid = np.zeros((9, 2))
             grid[:, k] = np.repeat(along, 3)
             grid[:, other] = np.tile(across, 3)
@@ -325,7 +348,7 @@ class _Occluders:
         for z in z_levels:
             el = np.arctan2(z - self.vp[2], r)
             daz = np.abs((b_az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
-            near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_RAD)
+            near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_AZ_RAD)
             near &= np.abs(b_el[None, :] - el[:, None]) < OCCLUSION_RAD
             hidden.append(near.any(axis=1))
         return float(np.mean(hidden))
