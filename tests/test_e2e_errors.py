@@ -372,6 +372,42 @@ def test_import_to_a_full_disk(src, mount, when):
     assert [p.name for p in files_under(root)] == (["fill"] if when == "start" else [])
 
 
+def test_saving_a_version_on_a_full_disk_loses_nothing(src, mount):
+    from lidarlabel.edit.session import EditSession
+    from lidarlabel.errors import InputError
+    from lidarlabel.io.label_store import LabelStore
+
+    root = mount("4m")
+    scene = root / "s.h5"
+    shutil.copy(src["scene"], scene)
+    sess = EditSession.open(scene, labels=src["gt"], author="e2e", lock=True)
+    try:
+        v1 = sess.save()
+        v1_bytes = v1.read_bytes()
+        with open(root / "fill", "wb", buffering=0) as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+            except OSError:
+                pass
+        gone = sorted(sess.doc.tracks)[0]
+        sess.delete(gone)
+        with pytest.raises(InputError, match="No space left"):
+            sess.save()
+        with pytest.raises(InputError, match="No space left"):
+            sess.autosave()
+        store = LabelStore.for_scene(scene)
+        assert [v.id for v in store.versions()] == [v1.stem] and v1.read_bytes() == v1_bytes
+        assert not [p for p in files_under(root) if p.name.startswith(".")]
+        assert sess.modified and gone not in sess.doc.tracks  # the edit is still there
+        (root / "fill").unlink()
+        v2 = sess.save()
+        check_document(v2)
+        assert [v.id for v in store.versions()] == [v1.stem, v2.stem]
+    finally:
+        sess.close()
+
+
 @pytest.mark.parametrize("fmt", ["nuscenes", "waymo", "kitti"])
 def test_export_to_a_read_only_folder(src, mount, fmt):
     out = mount(readonly=True) / "out"
