@@ -136,7 +136,7 @@ class GeometricDetector:
             if top < o.min_top or top > o.max_top or np.ptp(pts[idx, :2], axis=0).max() > o.max_extent:
                 continue  # curbs and low bushes, walls and trees: no detection class is so low or high
             found.extend(self._objects(pts[idx], pgz[idx]))
-        boxes, scores, cats, counts, obs_boxes, fills = [], [], [], [], [], []
+        boxes, scores, cats, counts, obs_boxes, fills, clouds = [], [], [], [], [], [], []
         t_fit = time.perf_counter()
         for c in found:
             box = fit_box(c.points, size_prior=self.priors[c.cls.detection_class], yaw_hint=c.observed[6],
@@ -148,6 +148,7 @@ class GeometricDetector:
             scores.append(c.cls.confidence * (1.0 - np.exp(-len(c.points) / 15.0)))
             obs_boxes.append(c.observed)
             fills.append(c.fill)
+            clouds.append(c.points + origin)
         self.timings["fit"] += time.perf_counter() - t_fit
         if not boxes:
             return Detections.empty()
@@ -159,6 +160,7 @@ class GeometricDetector:
         observed_world[:, :3] += origin
         det.extra["observed"] = observed_world
         det.extra["fill"] = np.array(fills)
+        det.extra["points"] = clouds  # (N_k, 3) world: the offline refinement accumulates them per track
         return det
 
 

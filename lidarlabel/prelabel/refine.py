@@ -17,6 +17,7 @@ import numpy as np
 
 from lidarlabel.core.boxes import bev_corners, normalize_yaw
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
+from lidarlabel.prelabel.shape import accumulate_static
 from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
 
 __all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
@@ -35,6 +36,10 @@ class RefineOptions:
     measurement_sigma: float = 0.25
     angular_spacing: float = 0.006  # rad between neighbouring returns of the sensor
     reclassify: bool = True  # re-derive category and size from shape (geometric detector)
+    accumulate: bool = False  # static vehicles: one shape from all frames' clusters (measured worse, see docs)
+    shape_percentile: float = 1.0  # robust extents of the accumulated points: this and 100 minus this
+    shape_margin: float = 0.5  # point spacings added to accumulated extents (outlines fall inside the edges)
+    unseen_weight: float = 0.5  # centre noise (m) per metre of a frame's unseen outline (0: all frames alike)
 
 
 @dataclass
@@ -55,18 +60,19 @@ def _inv2(S: np.ndarray) -> np.ndarray:
     return np.array([[S[1, 1], -S[0, 1]], [-S[1, 0], S[0, 0]]]) / det
 
 
-def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float) -> np.ndarray:
+def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float | np.ndarray) -> np.ndarray:
     """Forward Kalman filter and backward RTS smoother of a constant-velocity model.
 
-    times_s (T,), meas (T, 2) xy with NaN rows where nothing was measured.
+    times_s (T,), meas (T, 2) xy with NaN rows where nothing was measured;
+    sigma (m): the measurement noise, one value or one per frame (T,).
     Returns (T, 4) smoothed states (x, y, vx, vy).
     """
     T = len(times_s)
     H = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
-    R = np.eye(2) * sigma**2
+    sig = np.broadcast_to(np.asarray(sigma, dtype=float), (T,))
     first = int(np.flatnonzero(np.isfinite(meas[:, 0]))[0])
     x = np.array([meas[first, 0], meas[first, 1], 0.0, 0.0])
-    P = np.diag([sigma**2, sigma**2, 25.0, 25.0])
+    P = np.diag([sig[first]**2, sig[first]**2, 25.0, 25.0])
     xf, Pf, xp, Pp, Fs = (np.zeros((T, 4)), np.zeros((T, 4, 4)), np.zeros((T, 4)),
                           np.zeros((T, 4, 4)), np.zeros((T, 4, 4)))
     for t in range(T):
@@ -76,7 +82,7 @@ def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float
             Fs[t] = F
         xp[t], Pp[t] = x, P
         if np.isfinite(meas[t, 0]):
-            S = P[:2, :2] + R
+            S = P[:2, :2] + np.eye(2) * sig[t] ** 2
             K = P[:, :2] @ _inv2(S)
             x = x + K @ (meas[t] - H @ x)
             P = (np.eye(4) - K @ H) @ P
@@ -232,12 +238,23 @@ def refine_track(
         L_obs = float(np.percentile(spans[best, 0], 90)) + spacing
         W_obs = float(np.percentile(spans[best, 1], 90)) + spacing
         H_obs = float(np.percentile(tops[best], 90))
+        acc = None
+        if (not moving and o.accumulate and cls_vote in ("car", "truck", "bus")
+                and all(ob.points is not None for ob in obs)):
+            ground = float(np.median([ob.box[2] - ob.box[5] / 2 for ob in obs]))
+            acc = accumulate_static([ob.points for ob in obs], float(yaw_all[0]), ground,
+                                    percentile=o.shape_percentile)
+        if acc is not None:  # one world pose: the union of all partial views is the object's outline
+            yaw_all = np.full(len(span_frames), acc.yaw)
+            spans = np.array([_own_spans(ob, acc.yaw) for ob in obs])
+            L_obs, W_obs = (acc.hi - acc.lo) + o.shape_margin * spacing
+            H_obs = acc.top
         fill = float(np.median([ob.fill for ob in obs]))
         cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs, fill)
         if cls is None:
             return None
         name = cls.detection_class
-        if name in ("car", "truck", "bus"):  # flat flanks: mirrors and noise widen the outline, not hide it
+        if name in ("car", "truck", "bus") and acc is None:  # flat flanks: mirrors widen the outline
             W_obs = float(np.percentile(spans[best, 1], 75)) + 0.5 * spacing
         # a static track's heading is the fitted one; swap axes only where the class reading disagrees
         if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
@@ -253,12 +270,25 @@ def refine_track(
         # Re-place every observation on its visible sides, then smooth.
         anchored = np.full((len(span_frames), 2), np.nan)
         bottoms = np.full(len(span_frames), np.nan)
+        sigmas = np.full(len(span_frames), o.measurement_sigma)
         for ob in obs:
             k = ob.frame - frames[0]
             anchored[k] = anchor_centre(ob.observed, yaw_all[k], L, W, ob.sensor)
             bottoms[k] = ob.box[2] - ob.box[5] / 2
+            if o.unseen_weight > 0:
+                # an occluder can hide the end a partial view is anchored on: the unseen extent
+                # is how far the centre may be off
+                sl, sw = _own_spans(ob, yaw_all[k])
+                unseen = np.hypot(max(L - sl, 0.0), max(W - sw, 0.0))
+                sigmas[k] = np.hypot(o.measurement_sigma, o.unseen_weight * unseen)
         seen = min(1.0, L_obs / L) * min(1.0, W_obs / W)  # how much of the footprint was ever seen
-        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen
+        fixed = None
+        if acc is not None:
+            box = acc.observed_box()
+            box[3:5] = acc.hi - acc.lo + o.shape_margin * spacing
+            sensor = np.median([ob.sensor for ob in obs], axis=0)
+            fixed = anchor_centre(box, float(yaw_all[0]), L, W, sensor)
+        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, fixed, sigmas
 
     solved = solve(moving)
     if moving and cls_vote not in ("pedestrian", "cyclist"):
@@ -271,12 +301,16 @@ def refine_track(
                 moving, solved = False, still
     if solved is None:
         return None
-    yaw_all, cls, name, L, W, H, anchored, bottoms, seen = solved
+    yaw_all, cls, name, L, W, H, anchored, bottoms, seen, fixed, sigmas = solved
     if moving:
-        xy = rts_smooth(t_all, anchored, accel, o.measurement_sigma)[:, :2]
+        xy = rts_smooth(t_all, anchored, accel, sigmas)[:, :2]
+    elif fixed is not None:
+        xy = np.tile(fixed, (len(span_frames), 1))
     else:
-        w = npts / npts.sum()
-        xy = np.tile(np.sum(anchored[np.isfinite(anchored[:, 0])] * w[:, None], axis=0), (len(span_frames), 1))
+        known = np.isfinite(anchored[:, 0])
+        w = npts / sigmas[known] ** 2
+        w = w / w.sum()
+        xy = np.tile(np.sum(anchored[known] * w[:, None], axis=0), (len(span_frames), 1))
     known = np.isfinite(bottoms)
     bottoms = np.interp(np.arange(len(bottoms)), np.flatnonzero(known), bottoms[known])
     if not moving:

@@ -54,6 +54,7 @@ class Observation:
     sensor: np.ndarray  # (3,) sensor position, world frame
     category: str = ""
     fill: float = 0.5  # side-view coverage of the cluster (geometric detector)
+    points: np.ndarray | None = None  # (N, 3) the cluster's points, world frame (geometric detector)
 
 
 @dataclass
@@ -129,9 +130,10 @@ class Tracker:
         classes = det.extra.get("detection_class") or ["car"] * len(det)
         observed = det.extra.get("observed", det.boxes)
         fills = det.extra.get("fill", np.full(len(det), 0.5))
+        clouds = det.extra.get("points") or [None] * len(det)
         obs = [Observation(frame, timestamp_us, det.boxes[k], observed[k], float(det.scores[k]),
                            classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float),
-                           det.categories[k], float(fills[k]))
+                           det.categories[k], float(fills[k]), clouds[k])
                for k in range(len(det))]
         if self._live:  # constant-velocity positions at this frame's time, all tracks at once
             X = np.array([t.x for t in self._live])
