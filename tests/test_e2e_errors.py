@@ -209,8 +209,6 @@ def test_damaged_nuscenes_dataroot_is_one_clear_error(src, tmp_path, capsys, kin
     assert files_under(tmp_path / "out") == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: import nuscenes follows a sample_data filename with '..' out of "
-                   "the dataroot (reads any file the tables name)")
 def test_nuscenes_filename_outside_the_dataroot_is_refused(src, tmp_path, capsys):
     root = tmp_path / "nus"
     shutil.copytree(src["dir"] / "nuscenes", root)
@@ -225,8 +223,6 @@ def test_nuscenes_filename_outside_the_dataroot_is_refused(src, tmp_path, capsys
     assert_one_line_error(rc, err, [table])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: SceneWriter accepts a camera name holding '/', and the scene it "
-                   "writes cannot be read back ('missing dataset /cameras/../intrinsic')")
 def test_a_scene_written_with_any_camera_name_reads_back_or_is_refused(tmp_path):
     from lidarlabel.core.camera import CameraModel
     from lidarlabel.core.transforms import pose_from_yaw
@@ -321,13 +317,8 @@ def mount(tmp_path):
         subprocess.run(["umount", "-l", str(m)], capture_output=True)
 
 
-XF_KITTI_PARTIAL = pytest.mark.xfail(strict=True, reason="BUG: export kitti that runs out of disk midway exits 1 "
-                                     "but leaves the calib files it wrote (a partial dataset folder)")
-
-
 @pytest.mark.parametrize("fmt,when", [("nuscenes", "start"), ("waymo", "start"), ("kitti", "start"),
-                                      ("nuscenes", "midway"), ("waymo", "midway"),
-                                      pytest.param("kitti", "midway", marks=XF_KITTI_PARTIAL)])
+                                      ("nuscenes", "midway"), ("waymo", "midway"), ("kitti", "midway")])
 def test_export_to_a_full_disk(src, mount, fmt, when):
     # "start": not one byte free; "midway": 64 kB free, less than any of these exports needs
     root = mount(fill=True) if when == "start" else mount("64k")
@@ -349,8 +340,6 @@ def test_prelabel_and_diff_report_to_a_full_disk(src, mount, tmp_path):
     assert [p.name for p in files_under(full)] == ["fill"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sample on a full disk ends in an h5py traceback (exit 1 when no byte "
-                   "is free, segfault exit 139 when the disk fills midway) and may leave .OUT.h5.tmp-PID + OUT.gt.json")
 @pytest.mark.parametrize("when", ["start", "midway"])
 def test_sample_to_a_full_disk(mount, when):
     root = mount(fill=True) if when == "start" else mount("64k")
@@ -360,8 +349,6 @@ def test_sample_to_a_full_disk(mount, when):
     assert [p.name for p in files_under(root)] == (["fill"] if when == "start" else [])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: import on a full disk blames the source ('SRC: could not read (...)'), "
-                   "leaves .OUT.h5.tmp-PID when no byte is free and segfaults (exit 139) when the disk fills midway")
 @pytest.mark.parametrize("when", ["start", "midway"])
 def test_import_to_a_full_disk(src, mount, when):
     root = mount(fill=True) if when == "start" else mount("64k")
@@ -421,8 +408,6 @@ def test_prelabel_to_a_read_only_folder(src, mount):
     assert_one_line_error(r.returncode, r.stderr, ["s.json"])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: import into a read-only folder says 'SRC: could not read (...)': "
-                   "names the source, not the output that cannot be written")
 def test_import_to_a_read_only_folder(src, mount):
     out = mount(readonly=True) / "k.h5"
     r = cli("import", "kitti", src["dir"] / "kitti", "--out", out)
@@ -430,14 +415,12 @@ def test_import_to_a_read_only_folder(src, mount):
     assert "could not read" not in r.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sample into a read-only folder ends in an h5py OSError traceback")
 def test_sample_to_a_read_only_folder(mount):
     out = mount(readonly=True) / "s.h5"
     r = cli("sample", out, "--frames", "2", "--width", "320")
     assert_one_line_error(r.returncode, r.stderr, [out])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: diff --html into a read-only folder ends in an OSError traceback")
 def test_diff_html_to_a_read_only_folder(src, mount):
     out = mount(readonly=True) / "r.html"
     r = cli("diff", src["gt"], src["gt"], "--html", out)
@@ -445,8 +428,6 @@ def test_diff_html_to_a_read_only_folder(src, mount):
 
 
 @pytest.mark.gui
-@pytest.mark.xfail(strict=True, reason="BUG: view --screenshot into a read-only folder ends in an OSError "
-                   "traceback (viewer/main_window.py grab_png)")
 def test_screenshot_to_a_read_only_folder(src, mount):
     out = mount(readonly=True) / "shot.png"
     r = cli("view", src["scene"], "--screenshot", out)
@@ -494,8 +475,6 @@ def test_ctrl_c_during_prelabel_keeps_finished_scenes_whole(src, tmp_path):
         check_document(p)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Ctrl-C during export nuscenes says 'nothing half-written was kept' "
-                   "but leaves samples/ files without the tables (a broken dataroot)")
 def test_ctrl_c_during_nuscenes_export_leaves_no_partial_dataset(tmp_path):
     scene = make_tiny_scene(tmp_path / "tiny.h5", frames=60, points=30000)
     labels = tmp_path / "labels.json"

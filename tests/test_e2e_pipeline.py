@@ -287,8 +287,6 @@ def test_lint_of_exact_ground_truth_has_no_motion_size_or_overlap_findings(sim, 
         assert checks <= {"no_lidar_points", "track_gap"}, checks
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: labels written by import (SCENE.labels.json) are no version of the "
-                   "scene: `history SCENE` lists none and `view SCENE` opens without them")
 def test_imported_labels_are_the_scenes_first_version(sim, tmp_path, capsys):
     s = sim["a"]
     rc, _, _ = run(capsys, "export", "kitti", s["scene"], "--labels", s["gt"], "--out", tmp_path / "k")

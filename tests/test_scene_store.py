@@ -146,3 +146,47 @@ def test_info_on_bad_file_exits_1_with_one_line(tmp_path, capsys):
     assert main(["info", str(tmp_path / "x.h5")]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "x.h5" in err
+
+
+def test_an_interrupt_while_the_file_is_being_set_up_leaves_nothing(tmp_path, monkeypatch):
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SceneWriter, "_setup", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        SceneWriter(tmp_path / "x.h5", "x", np.eye(4), [])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_refused_before_hdf5_runs_out_of_space(tmp_path, monkeypatch):
+    import shutil as sh
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    w = SceneWriter(tmp_path / "x.h5", "x", np.eye(4), [])
+    monkeypatch.setattr(sh, "disk_usage", lambda _p: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(InputError, match=r"x.h5: the disk is full: frame 0 needs about \d+ MB, 1 MB free"), w:
+        w.add_frame(0, np.eye(4), np.zeros((100_000, 5), np.float32))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_read_only_folder_names_the_output(tmp_path):
+    import os
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permission bits: use a file in the folder's place
+            ro.chmod(0o700)
+            ro.rmdir()
+            ro.write_text("a file where a folder should be")
+            with pytest.raises(InputError, match="ro/x.h5: the folder .* does not exist"):
+                SceneWriter(ro / "x.h5", "x", np.eye(4), [])
+        else:
+            with pytest.raises(InputError, match=r"ro/x.h5: cannot write in .*permission denied"):
+                SceneWriter(ro / "x.h5", "x", np.eye(4), [])
+            assert list(ro.iterdir()) == []
+    finally:
+        if ro.is_dir():
+            ro.chmod(0o700)

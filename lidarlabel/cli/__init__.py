@@ -58,6 +58,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LidarLabelError as exc:
         print(f"lidarlabel {args.command}: error: {exc}", file=sys.stderr)
         code = 1
+    except OSError as exc:  # a file that cannot be read or written: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"lidarlabel {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         print(f"lidarlabel {args.command}: interrupted; nothing half-written was kept", file=sys.stderr)
         code = 130

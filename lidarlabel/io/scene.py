@@ -16,7 +16,9 @@ Reading frame ``i`` reads only the chunks that hold its rows.
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -34,6 +36,7 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "SceneReader", "SceneWriter", "quantise_p
 FORMAT = "lidarlabel/scene"
 FORMAT_VERSION = 1
 POINT_CHUNK_ROWS = 32768
+MIN_FREE_BYTES = 8 * 1024 * 1024  # headroom kept free while writing a scene
 _VLEN_U8 = h5py.vlen_dtype(np.dtype("uint8"))
 
 
@@ -85,8 +88,47 @@ class SceneWriter:
             raise InputError(f"{self.path}: the folder {self.path.parent} does not exist")
         if list(point_fields[:3]) != ["x", "y", "z"]:
             raise ValueError("point_fields must start with x, y, z")
+        for cam in cameras:  # a name becomes an HDF5 group: no path separators, no empty or dot names
+            if not cam.name or "/" in cam.name or cam.name in (".", ".."):
+                raise InputError(f"{self.path}: camera name {cam.name!r}: expected a non-empty name without '/'")
         self._tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-        self._f = h5py.File(self._tmp, "w")
+        self._ensure_space(MIN_FREE_BYTES, "start writing")
+        try:
+            self._f = h5py.File(self._tmp, "w")
+        except OSError as exc:
+            self._tmp.unlink(missing_ok=True)
+            raise self._write_error(exc) from None
+        try:  # an interrupt or error in here must not leave the temporary file behind
+            self._setup(scene_id, lidar_extrinsic, cameras, point_fields, source, lidar_name, point_precision)
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise self._write_error(exc) from None
+            raise
+
+    def _write_error(self, exc: OSError) -> InputError:
+        """One clear message for a failed write: the output named, disk full said as such."""
+        text = str(exc)
+        if getattr(exc, "errno", None) == errno.ENOSPC or "No space" in text or "file write failed" in text:
+            return InputError(f"{self.path}: the disk is full; nothing was written")
+        if getattr(exc, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS) or "ermission" in text:
+            return InputError(f"{self.path}: cannot write in {self.path.parent} (permission denied); nothing was written")
+        return InputError(f"{self.path}: could not write the scene ({text}); nothing was written")
+
+    def _ensure_space(self, needed: int, what: str) -> None:
+        # HDF5 can crash (not just fail) when the disk fills in the middle of a write,
+        # so refuse before it gets there.
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            return
+        if free < needed:
+            raise InputError(
+                f"{self.path}: the disk is full: {what} needs about {needed / 1e6:.0f} MB, "
+                f"{free / 1e6:.0f} MB free; nothing was written"
+            )
+
+    def _setup(self, scene_id, lidar_extrinsic, cameras, point_fields, source, lidar_name, point_precision) -> None:
         self._fields = tuple(point_fields)
         self._cams = list(cameras)
         self._timestamps: list[int] = []
@@ -144,6 +186,14 @@ class SceneWriter:
         pts = np.asarray(points, dtype=np.float32)
         if pts.ndim != 2 or pts.shape[1] != len(self._fields):
             raise ValueError(f"points must be (N, {len(self._fields)}), got {pts.shape}")
+        size = pts.nbytes + sum(len(b) for b in (images or {}).values())
+        self._ensure_space(2 * size + MIN_FREE_BYTES, f"frame {len(self._timestamps)}")
+        try:
+            self._append(timestamp_us, ego_pose, pts, images, image_timestamps_us)
+        except OSError as exc:
+            raise self._write_error(exc) from None
+
+    def _append(self, timestamp_us, ego_pose, pts, images, image_timestamps_us) -> None:
         finite = np.isfinite(pts[:, :3]).all(axis=1)
         if not finite.all():
             self._dropped += int((~finite).sum())
@@ -166,6 +216,15 @@ class SceneWriter:
 
     def close(self) -> Path:
         """Finish the file and move it into place; returns the final path."""
+        try:
+            return self._finish()
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise self._write_error(exc) from None
+            raise
+
+    def _finish(self) -> Path:
         f = self._f
         fr = f.create_group("frames")
         fr.create_dataset("timestamp_us", data=np.asarray(self._timestamps, dtype=np.int64))
@@ -181,9 +240,13 @@ class SceneWriter:
         return self.path
 
     def abort(self) -> None:
-        """Discard everything written so far."""
+        """Discard everything written so far (safe to call more than once)."""
         try:
-            self._f.close()
+            f = getattr(self, "_f", None)
+            if f is not None and f.id.valid:
+                f.close()
+        except Exception:  # closing a file on a full disk can fail: the file goes anyway
+            pass
         finally:
             self._tmp.unlink(missing_ok=True)
 

@@ -124,10 +124,15 @@ def generate(
                 )
             if progress is not None:
                 progress(1)
-        for tid, tr in tracks.items():
-            if tr.boxes:
-                doc.tracks[tid] = tr
+    for tid, tr in tracks.items():
+        if tr.boxes:
+            doc.tracks[tid] = tr
+    # the ground truth only once the scene is in place, and never without it
+    try:
         save_document(doc, gt_path_for(out_path))
+    except BaseException:
+        out_path.unlink(missing_ok=True)
+        raise
     by_cat: dict[str, int] = {}
     for tr in doc.tracks.values():
         by_cat[tr.category] = by_cat.get(tr.category, 0) + 1

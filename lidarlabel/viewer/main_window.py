@@ -12,11 +12,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PyQt6.QtCore import QByteArray, QPoint, QRectF, QSettings, QSizeF, Qt
+from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QPoint, QRectF, QSettings, QSizeF, Qt
 from PyQt6.QtGui import QCloseEvent, QImage, QPainter
 from PyQt6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QWidget
 
 from lidarlabel.edit.session import EditSession
+from lidarlabel.errors import InputError, LidarLabelError
 from lidarlabel.viewer.camera_panel import CameraPanel
 from lidarlabel.viewer.frames import DisplaySettings, FrameSource
 from lidarlabel.viewer.gl_canvas import GLCanvas
@@ -260,7 +261,12 @@ class MainWindow(QMainWindow):
         img = img.convertToFormat(QImage.Format.Format_RGB32)
         arr = np.asarray(img.constBits().asarray(img.sizeInBytes()), dtype=np.uint8)
         if arr.size and int(arr.reshape(-1, 4)[:, :3].std()) == 0:
-            raise RuntimeError("the window rendered blank")
-        if not img.save(str(path), "PNG"):
-            raise OSError(f"{path}: cannot write the screenshot")
+            raise LidarLabelError(f"{path}: the window rendered blank; is there a display with OpenGL (try xvfb-run -a)?")
+        from lidarlabel.io.atomic import write_bytes_atomic
+
+        buf = QBuffer()
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not img.save(buf, "PNG"):
+            raise InputError(f"{path}: the screenshot could not be encoded as PNG")
+        write_bytes_atomic(path, bytes(buf.data()))  # InputError naming the file if it cannot be written
         return Path(path)

@@ -69,6 +69,30 @@ def _check_document(doc, scene, labels_path: Path) -> None:
                 )
 
 
+def _existing_paths(folder: Path) -> set[Path] | None:
+    """Every file and folder under ``folder`` now (None if it does not exist yet)."""
+    if not folder.exists():
+        return None
+    return {p for p in folder.rglob("*")} | {folder}
+
+
+def _remove_new_paths(folder: Path, existed: set[Path] | None) -> None:
+    """Delete what appeared under ``folder`` since :func:`_existing_paths` (deepest first)."""
+    import shutil
+
+    if existed is None:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    if not folder.exists():
+        return
+    for p in sorted(folder.rglob("*"), key=lambda q: len(q.parts), reverse=True):
+        if p not in existed:
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+
+
 def run(args: argparse.Namespace) -> int:
     from lidarlabel.errors import InputError
     from lidarlabel.io.formats import EXPORTERS
@@ -94,11 +118,16 @@ def run(args: argparse.Namespace) -> int:
     with local_copy(args.scene) as local_scene, SceneReader.open(local_scene) as scene, \
             staged_output_dir(args.out) as out_dir:
         _check_document(doc, scene, labels_path)
+        existed = _existing_paths(out_dir)
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
             written = mod.export_scene(scene, doc, out_dir, options)
-        except OSError as exc:
-            raise InputError(f"{exc.filename or out_dir}: could not write ({exc.strerror or exc})") from None
+        except BaseException as exc:  # all or nothing: remove what this export added, keep what was there
+            _remove_new_paths(out_dir, existed)
+            if isinstance(exc, OSError):
+                raise InputError(f"{exc.filename or out_dir}: could not write ({exc.strerror or exc}); "
+                                 "nothing of this export was kept") from None
+            raise
         frames, boxes = scene.num_frames, doc.num_boxes()
     if is_remote(args.out):
         written = str(written).replace(str(out_dir), str(args.out).rstrip("/"))

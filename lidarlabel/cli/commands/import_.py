@@ -83,10 +83,17 @@ def run(args: argparse.Namespace) -> int:
         try:
             doc = mod.import_scene(options["sources"][0], local_out, options)
         except OSError as exc:
+            name = Path(exc.filename) if exc.filename else None
+            if name is not None and name.parent.resolve() == Path(local_out).parent.resolve():
+                raise InputError(f"{out}: could not write ({exc.strerror or exc}); nothing was kept") from None
             raise InputError(f"{exc.filename or args.src[0]}: could not read ({exc.strerror or exc})") from None
     if doc is not None:  # after the scene is in place
         with staged_output(labels) as local_labels:
             save_document(doc, local_labels)
+        if not is_remote(out):  # also the scene's first label version: `view SCENE` and `history` see it
+            from lidarlabel.io.label_store import LabelStore
+
+            LabelStore.for_scene(out).save(doc, author=f"lidarlabel-import/{args.format}", source="import")
     summary = {"format": args.format, "scene": str(out), "labels": str(labels) if doc is not None else None,
                "tracks": len(doc.tracks) if doc is not None else 0,
                "boxes": doc.num_boxes() if doc is not None else 0}

@@ -19,6 +19,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--author", help="name recorded in saved versions (default: $USER)")
 
 
+def _require_display() -> None:
+    """On Linux, refuse with one line when there is no display (Qt would abort with a core dump)."""
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    raise InputError("no display to open the app on (DISPLAY is not set); on a machine without a screen "
+                     "use a virtual one: xvfb-run -a lidarlabel view ...")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.scene is not None and not Path(args.scene).is_file():
         raise InputError(f"{args.scene}: scene: expected an existing .h5 scene file, got no such file")
@@ -34,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         with SceneReader.open(args.scene) as r:
             if args.frame >= r.num_frames:
                 raise InputError(f"{args.scene}: --frame: expected 0..{r.num_frames - 1}, got {args.frame}")
+    _require_display()
     from lidarlabel.viewer.app import run_viewer
 
     return run_viewer(args.scene, args.labels, args.screenshot, args.frame, args.author)

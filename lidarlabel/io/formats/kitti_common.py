@@ -163,8 +163,19 @@ def box_to_kitti(box: np.ndarray, rect_from_velo: np.ndarray) -> tuple[np.ndarra
     """(7,) velodyne-frame box -> (bottom-centre location (3,), rotation_y, alpha) in the rect frame."""
     c = transform_points(rect_from_velo, np.asarray(box[:3])[None])[0]
     loc = c + np.array([0.0, box[5] / 2, 0.0])
-    d = rect_from_velo[:3, :3] @ np.array([np.cos(box[6]), np.sin(box[6]), 0.0])
-    ry = float(np.arctan2(-d[2], d[0]))
+    # The rotation_y that object_to_box maps back to exactly this yaw. (Rotating the
+    # heading into the rect frame and dropping its y is not the inverse when the
+    # camera is tilted against the LiDAR: the two horizontal planes differ.)
+    # object_to_box: d(ry) = M (cos ry, 0, -sin ry), yaw = atan2(d_y, d_x); solve
+    # d_y cos(yaw) - d_x sin(yaw) = 0 for ry and keep the root pointing along yaw.
+    M = np.linalg.inv(rect_from_velo)[:3, :3]
+    cy, sy = np.cos(box[6]), np.sin(box[6])
+    a = M[1, 0] * cy - M[0, 0] * sy
+    b = M[1, 2] * cy - M[0, 2] * sy
+    ry = float(np.arctan2(a, b))
+    d = np.cos(ry) * M[:, 0] - np.sin(ry) * M[:, 2]
+    if d[0] * cy + d[1] * sy < 0:
+        ry = float(normalize_yaw(ry + np.pi))
     alpha = float(normalize_yaw(ry - np.arctan2(loc[0], loc[2])))
     return loc, ry, alpha
 

@@ -26,6 +26,14 @@ from lidarlabel.io.scene import SceneWriter
 __all__ = ["import_nuscenes", "read_tables"]
 
 
+
+def _inside(root: Path, relative: str, table: Path) -> Path:
+    """``root / relative``, refused when the stored name leads outside the dataroot (``../``, absolute)."""
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise InputError(f"{table}: filename {relative!r}: expected a path inside the dataroot {root}")
+    return path
+
 def _find_version(root: Path, version: str | None) -> Path:
     if not root.is_dir():
         raise InputError(f"{root}: expected a nuScenes dataroot folder")
@@ -153,12 +161,12 @@ def import_nuscenes(root: Path, out_scene: Path, options: dict[str, Any]) -> Lab
             for cam in cameras:
                 sd = keyframes[s["token"]].get(cam.name)
                 if sd is not None:
-                    path = root / sd["filename"]
+                    path = _inside(root, sd["filename"], vdir / "sample_data.json")
                     if not path.is_file():
                         raise InputError(f"{path}: camera image listed in sample_data.json is missing")
                     images[cam.name], image_ts[cam.name] = path.read_bytes(), int(sd["timestamp"])
             w.add_frame(int(lsd["timestamp"]), pose_from_quat(pose["rotation"], pose["translation"]),
-                        _read_points(root / lsd["filename"]), images, image_ts)
+                        _read_points(_inside(root, lsd["filename"], vdir / "sample_data.json")), images, image_ts)
             for a in anns_of.get(s["token"], []):
                 inst = _get(t, vdir, "instance", a["instance_token"], "sample_annotation.instance_token")
                 if inst["token"] not in doc.tracks:

@@ -20,7 +20,7 @@ import numpy as np
 
 from lidarlabel.core.transforms import pose_from_quat
 from lidarlabel.errors import InputError
-from lidarlabel.io.formats.ply import read_kitti_bin, read_ply, tidy_fields
+from lidarlabel.io.formats.ply import read_kitti_bin, read_nuscenes_bin, read_ply, tidy_fields
 
 __all__ = ["CLOUD_SUFFIXES", "import_scene", "lzf_decompress", "read_cloud", "read_pcd"]
 
@@ -224,7 +224,9 @@ def read_cloud(path: str | Path) -> tuple[np.ndarray, tuple[str, ...], np.ndarra
     suffix = path.suffix.lower()
     if suffix == ".pcd":
         return read_pcd(path)
-    if suffix == ".ply":
+    if path.name.lower().endswith(".pcd.bin"):  # nuScenes: 5 floats per point, not KITTI's 4
+        pts, names = read_nuscenes_bin(path)
+    elif suffix == ".ply":
         pts, names = read_ply(path)
     elif suffix == ".bin":
         pts, names = read_kitti_bin(path)

@@ -60,6 +60,23 @@ def read_kitti_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
     return pts, ("x", "y", "z", "intensity")
 
 
+def read_nuscenes_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A nuScenes LiDAR sweep (``*.pcd.bin``): float32 x, y, z, intensity, ring -> (N, 5), names.
+
+    A ``.pcd.bin`` is also a multiple of 16 bytes as often as not, so it is told
+    from a KITTI ``.bin`` by its name, as nuScenes names its files.
+    """
+    path = Path(path)
+    data = path.read_bytes()
+    if len(data) % 20:
+        raise InputError(
+            f"{path}: size: expected a multiple of 20 bytes (nuScenes .pcd.bin: float32 x, y, z, intensity, "
+            f"ring per point), got {len(data)} bytes"
+        )
+    pts = np.frombuffer(data, dtype="<f4").reshape(-1, 5).astype(np.float32)
+    return pts, ("x", "y", "z", "intensity", "ring")
+
+
 def _ply_header(path: Path, data: bytes) -> tuple[str, int, list[tuple[str, str]], int]:
     end = data.find(b"end_header")
     if not data.startswith(b"ply") or end < 0:
