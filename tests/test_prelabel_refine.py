@@ -84,3 +84,19 @@ def test_occlusion_at_the_ends_of_a_track_is_pulled_towards_the_motion(occluded)
     err = _centre_errors(RefineOptions(angular_spacing=0.0), occluded)
     flat = _centre_errors(RefineOptions(angular_spacing=0.0, unseen_weight=0.0), occluded)
     assert err.mean() < 0.6 * flat.mean(), (err, flat)
+
+
+def test_ground_around_a_far_car_is_the_road_not_its_underside():
+    from lidarlabel.prelabel.geometric import _ground_around
+    from lidarlabel.prelabel.ground import GroundModel
+
+    surface = np.full((40, 40), -0.15)  # 0.5 m cells: a 20 m square of road at z = -0.15
+    surface[18:27, 18:22] = 0.3  # the opened surface under the car: its lowest returns, 0.45 m up
+    surface[27:34, 18:22] = np.nan  # the shadow behind it: no ground seen
+    model = GroundModel(np.zeros(2), 0.5, surface)
+    car = np.c_[np.random.default_rng(0).uniform([9.0, 9.0], [13.5, 11.0], (200, 2)), np.full(200, 1.0)]
+    assert _ground_around(model, car, 2.0, under=0.3) == pytest.approx(-0.15)
+    # never above the surface under the object, and unchanged without known ground around it
+    assert _ground_around(model, car, 2.0, under=-0.4) == -0.4
+    empty = GroundModel(np.zeros(2), 0.5, np.full((40, 40), np.nan))
+    assert _ground_around(empty, car, 2.0, under=0.3) == 0.3

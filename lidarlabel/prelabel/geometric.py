@@ -19,7 +19,7 @@ from lidarlabel.prelabel.classify import CLASS_RANGES, Classification, classify_
 from lidarlabel.prelabel.cluster import cluster_bev, split_clusters
 from lidarlabel.prelabel.detector import Detections, FrameData
 from lidarlabel.prelabel.fitting import fit_box
-from lidarlabel.prelabel.ground import estimate_ground
+from lidarlabel.prelabel.ground import GroundModel, estimate_ground
 
 __all__ = ["GeometricDetector", "GeometricOptions"]
 
@@ -46,6 +46,7 @@ class GeometricOptions:
     band_top: float = 2.0  # clusters are connected below this height; higher points join by column
     max_vertical_gap: float = 0.75  # a larger empty gap in a column separates objects stacked in it
     low_band: float = 1.3  # objects have points in this band above ground over their whole footprint
+    ground_margin: float = 0.0  # m around a cluster whose ground it stands on (0: only under it; see docs)
 
 
 class GeometricDetector:
@@ -58,11 +59,14 @@ class GeometricDetector:
         self.ontology = ontology or default_ontology()
         self.priors = {k: size_prior(k, self.ontology) for k in CLASS_RANGES}
         self.timings: dict[str, float] = {"ground": 0.0, "cluster": 0.0, "fit": 0.0, "classify": 0.0}
+        self._ground: GroundModel | None = None
 
     def _classified(self, p: np.ndarray, pgz: np.ndarray) -> _Candidate | None:
         t0 = time.perf_counter()
         k = len(pgz) // 10
         ground_z = float(np.partition(pgz, k)[k])  # boxes rest on the lowest ground under them (slopes)
+        if self.options.ground_margin > 0 and self._ground is not None:
+            ground_z = _ground_around(self._ground, p, self.options.ground_margin, ground_z)
         observed = fit_box(p, ground_z=ground_z)
         t1 = time.perf_counter()
         fill = face_fill(p, observed, float(np.hypot(*observed[:2])) * self.options.angular_spacing)
@@ -117,8 +121,8 @@ class GeometricDetector:
         rel = rel[keep]
         if len(rel) < o.min_points:
             return Detections.empty()
-        _, gz = estimate_ground(rel, cell=o.ground_cell, window=o.ground_window,
-                                max_range=o.max_range, centre=np.zeros(2))
+        self._ground, gz = estimate_ground(rel, cell=o.ground_cell, window=o.ground_window,
+                                           max_range=o.max_range, centre=np.zeros(2))
         above = rel[:, 2] - gz
         obj = (above > o.ground_tolerance) & (above < o.max_height)
         obj[obj] = column_continuous(rel[obj, :2], above[obj], o.cluster_cell, o.max_vertical_gap)
@@ -171,6 +175,26 @@ class _Candidate:
     observed: np.ndarray
     cls: Classification
     fill: float = 1.0
+
+
+def _ground_around(model: GroundModel, p: np.ndarray, margin: float, under: float) -> float:
+    """Ground z (m) an object with (N, 3) points (the model's frame) stands on.
+
+    Far away the sensor sees little ground in a car's shadow and its lowest
+    returns start above the wheels, so the opened surface *under* it can be
+    the car's own underside; the ground *around* it (``margin`` m beyond its
+    outline) is seen. The lower quartile of the known surface there, capped by
+    ``under`` (the surface under it): a box never floats above that.
+    """
+    lo = np.floor((p[:, :2].min(axis=0) - margin - model.origin) / model.cell).astype(int)
+    hi = np.floor((p[:, :2].max(axis=0) + margin - model.origin) / model.cell).astype(int) + 1
+    lo = np.clip(lo, 0, model.height.shape)
+    hi = np.clip(hi, 0, model.height.shape)
+    patch = model.height[lo[0]:hi[0], lo[1]:hi[1]]
+    known = patch[np.isfinite(patch)]
+    if len(known) < 4:
+        return under
+    return min(under, float(np.percentile(known, 25)))
 
 
 def face_fill(points: np.ndarray, box: np.ndarray, spacing: float) -> float:
