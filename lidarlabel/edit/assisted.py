@@ -12,6 +12,10 @@ from dataclasses import replace
 
 import numpy as np
 
+# imported with the session, not on the first click: an edit never pays an import
+from lidarlabel.edit.fit import fit_at_point
+from lidarlabel.edit.interpolate import interpolate_boxes
+from lidarlabel.edit.propagate import MotionState, propagate_boxes
 from lidarlabel.errors import InputError
 
 __all__ = ["AssistedEdits"]
@@ -37,8 +41,6 @@ class AssistedEdits:
         The category comes from the object's size when not given (see
         :mod:`lidarlabel.edit.fit`). Returns the new track id (the new selection).
         """
-        from lidarlabel.edit.fit import fit_at_point
-
         if category is not None:
             self._check_category(category)
         res = fit_at_point(self.points_world(frame), np.asarray(point, dtype=float), self.viewpoint(frame),
@@ -62,8 +64,6 @@ class AssistedEdits:
         are replaced by non-keyframe ``human`` boxes (see :mod:`lidarlabel.edit.propagate`).
         One undo step. Returns the frames written.
         """
-        from lidarlabel.edit.propagate import MotionState, propagate_boxes
-
         t = self.track(track_id)
         if from_frame not in t.boxes:
             raise InputError(f"track {track_id!r} has no box in frame {from_frame} to propagate from")
@@ -99,8 +99,6 @@ class AssistedEdits:
         see :mod:`lidarlabel.edit.interpolate`. New boxes have source
         ``interpolated`` and ``keyframe: false``. One undo step; returns the frames filled.
         """
-        from lidarlabel.edit.interpolate import interpolate_boxes
-
         t = self.track(track_id)
         keys = sorted(f for f, b in t.boxes.items() if b.keyframe)
         if len(keys) < 2:
