@@ -143,8 +143,6 @@ def test_real_nuscenes_sweep_imports_as_a_point_cloud(shared_data, tmp_path, cap
         assert np.allclose(pts[:, :3], raw[:, :3], atol=2e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: prelabel of a 1-frame scene (a KITTI object frame, one nuScenes "
-                   "sweep) writes 0 boxes and exits 0: refine drops tracks under 3 observations")
 def test_prelabel_finds_the_car_in_a_single_real_kitti_frame(shared_data, tmp_path, capsys):
     scene = tmp_path / "k3.h5"
     rc, _, _ = run(capsys, "import", "kitti", shared_data / "kitti", "--frames", "000003", "--out", scene)

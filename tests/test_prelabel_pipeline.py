@@ -182,3 +182,31 @@ def test_prelabel_command_usage_errors(tmp_path):
         main(["prelabel", "x.h5", "--out", str(tmp_path), "--executor", "nowhere"])
     assert exc.value.code == 2
     assert main(["prelabel", "x.h5", "--out", str(tmp_path), "--detector", "onnx"]) == 1
+
+
+@pytest.mark.parametrize("frames", [1, 2])
+def test_short_scene_keeps_its_detections(tmp_path, frames):
+    # issue #3: a 1-frame scene (a KITTI object frame) used to give an empty document
+    scene = make_object_scene(tmp_path / "short.h5", frames=frames)
+    out = tmp_path / "short.json"
+    res = prelabel_scene(scene, out)
+    assert res.ok, res.error
+    doc = load_document(out)
+    for name in ("parked", "moving", "walker"):
+        tid, ious = _match(doc, name)
+        assert tid is not None, name
+        assert doc.tracks[tid].category == OBJECTS[name][0]
+        assert len(ious) == frames and min(ious.values()) >= 0.4, (name, ious)
+    check = subprocess.run([sys.executable, str(CHECKER), str(out)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_short_scene_options_cap_track_length_at_the_scene_length():
+    from lidarlabel.prelabel.batch import short_scene_options
+
+    trk, ref = short_scene_options({}, 1)
+    assert (trk.min_hits, ref.min_observations) == (1, 1)
+    trk, ref = short_scene_options({}, 40)
+    assert (trk.min_hits, ref.min_observations) == (2, 3)  # long scenes keep the defaults
+    trk, ref = short_scene_options({"refine": {"min_observations": 5}}, 4)
+    assert ref.min_observations == 4

@@ -21,7 +21,7 @@ from lidarlabel.prelabel.detector import Detector, FrameData, make_detector
 from lidarlabel.prelabel.refine import RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import Tracker, TrackerOptions
 
-__all__ = ["SceneResult", "output_path", "prelabel_document", "prelabel_scene", "up_to_date"]
+__all__ = ["SceneResult", "output_path", "prelabel_document", "prelabel_scene", "short_scene_options", "up_to_date"]
 
 AUTHOR = "lidarlabel-prelabel"
 
@@ -57,6 +57,25 @@ def up_to_date(scene_path: str | Path, out_path: str | Path) -> bool:
     return out.is_file() and scene.is_file() and out.stat().st_mtime >= scene.stat().st_mtime
 
 
+def short_scene_options(options: dict[str, Any], num_frames: int, reclassify: bool = True,
+                        ) -> tuple[TrackerOptions, RefineOptions]:
+    """Tracker and refinement options for a scene of ``num_frames`` frames.
+
+    A track can never be longer than its scene: the minimum number of hits
+    that confirms a track and the minimum observations the refinement keeps
+    are capped at the scene length, so a 1-frame scene (a KITTI object frame,
+    one nuScenes sweep) keeps its detections as 1-box tracks.
+    """
+    tracker_opts = TrackerOptions(**options.get("tracker", {}))
+    refine_kw = dict(options.get("refine", {}))
+    refine_kw.setdefault("reclassify", reclassify)  # other detectors know their classes
+    refine_opts = RefineOptions(**refine_kw)
+    n = max(1, int(num_frames))
+    tracker_opts.min_hits = min(tracker_opts.min_hits, n)
+    refine_opts.min_observations = min(refine_opts.min_observations, n)
+    return tracker_opts, refine_opts
+
+
 def prelabel_document(
     scene_path: str | Path, detector: str | Detector = "geometric", options: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
@@ -73,14 +92,12 @@ def prelabel_document(
 
     opts = options or {}
     det = make_detector(detector, **opts.get("detector", {})) if isinstance(detector, str) else detector
-    tracker = Tracker(TrackerOptions(**opts.get("tracker", {})))
-    refine_kw = dict(opts.get("refine", {}))
-    refine_kw.setdefault("reclassify", det.name == "geometric")  # other detectors know their classes
-    refine_opts = RefineOptions(**refine_kw)
     start_timings = dict(det.timings)
     timings: dict[str, float] = {"read": 0.0, "track": 0.0, "refine": 0.0, "count": 0.0}
     with SceneReader.open(scene_path) as scene:
         F = scene.num_frames
+        tracker_opts, refine_opts = short_scene_options(opts, F, reclassify=det.name == "geometric")
+        tracker = Tracker(tracker_opts)
         for i in range(F):
             t0 = time.perf_counter()
             feats = scene.points(i)
