@@ -9,19 +9,28 @@ taken relative to the LiDAR position so grids stay small in any world frame.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from lidarlabel.core.boxes import normalize_yaw
 from lidarlabel.core.ontology import Ontology, default_ontology
-from lidarlabel.prelabel.classify import CLASS_RANGES, Classification, classify_extents, size_prior
+from lidarlabel.prelabel.classify import (
+    CLASS_RANGES,
+    VEHICLES,
+    Classification,
+    classify_extents,
+    size_prior,
+)
 from lidarlabel.prelabel.cluster import cluster_bev, split_clusters
 from lidarlabel.prelabel.detector import Detections, FrameData
 from lidarlabel.prelabel.fitting import fit_box
 from lidarlabel.prelabel.ground import GroundModel, estimate_ground
+from lidarlabel.prelabel.plausibility import small_plausibility, vehicle_plausibility
 
 __all__ = ["GeometricDetector", "GeometricOptions"]
+
+STRUCTURE = "structure"  # _classified's verdict on a cluster that is part of a wall or a pole
 
 
 @dataclass
@@ -47,6 +56,12 @@ class GeometricOptions:
     max_vertical_gap: float = 0.75  # a larger empty gap in a column separates objects stacked in it
     low_band: float = 1.3  # objects have points in this band above ground over their whole footprint
     ground_margin: float = 0.0  # m around a cluster whose ground it stands on (0: only under it; see docs)
+    min_face: float = 0.5  # m: a vehicle shows at least this much of a face (narrower: poles, trunks)
+    plane_thickness: float = 0.3  # m: thinner clusters are one vertical plane (a wall or one vehicle face)
+    oblique_angle: float = 35.0  # deg: a plane seen past its end this much would show a vehicle's other face
+    abeam_factor: float = 0.3  # confidence of a long single plane seen abeam (a wall or a flank: doubtful)
+    small_thickness: float = 0.15  # m: a person or a rider is deeper; a thinner plane seen past its end is a wall
+    small_min_length: float = 0.4  # m: ... when it is longer than this (shorter clusters have no measurable plane)
 
 
 class GeometricDetector:
@@ -61,7 +76,8 @@ class GeometricDetector:
         self.timings: dict[str, float] = {"ground": 0.0, "cluster": 0.0, "fit": 0.0, "classify": 0.0}
         self._ground: GroundModel | None = None
 
-    def _classified(self, p: np.ndarray, pgz: np.ndarray) -> _Candidate | None:
+    def _classified(self, p: np.ndarray, pgz: np.ndarray) -> _Candidate | str | None:
+        """The candidate object of (N, 3) sensor-relative points, None, or ``STRUCTURE`` (a wall, a pole)."""
         t0 = time.perf_counter()
         k = len(pgz) // 10
         ground_z = float(np.partition(pgz, k)[k])  # boxes rest on the lowest ground under them (slopes)
@@ -78,6 +94,16 @@ class GeometricDetector:
         self.timings["classify"] += time.perf_counter() - t1
         if cls is None:
             return None
+        if cls.detection_class in VEHICLES:
+            plane = vehicle_plausibility(p[:, :2], self.options.min_face, self.options.plane_thickness,
+                                         np.deg2rad(self.options.oblique_angle))
+            if plane == "reject":
+                return STRUCTURE
+            if plane == "doubtful":
+                cls = replace(cls, confidence=cls.confidence * self.options.abeam_factor)
+        elif small_plausibility(p[:, :2], self.options.small_thickness, self.options.small_min_length,
+                                np.deg2rad(self.options.oblique_angle)) == "reject":
+            return STRUCTURE
         if cls.across:  # seen end-on: the visible face is the width, the heading crosses it
             observed = observed.copy()
             observed[3], observed[4] = observed[4], observed[3]
@@ -93,6 +119,8 @@ class GeometricDetector:
         """
         o = self.options
         whole = self._classified(p, pgz)
+        if whole is STRUCTURE:  # a wall's pieces are no pedestrians either
+            return []
         if whole is not None and whole.cls.detection_class not in ("truck", "bus") and whole.cls.cost < 0.5:
             return [whole]
         if np.ptp(p[:, :2], axis=0).max() < o.split_min_extent:
@@ -102,7 +130,7 @@ class GeometricDetector:
         self.timings["cluster"] += time.perf_counter() - t0
         if not 2 <= len(parts) <= o.split_max_parts:  # many parts: fragmented clutter, not objects
             return [whole] if whole is not None else []
-        found = [c for c in (self._classified(p[i], pgz[i]) for i in parts) if c is not None]
+        found = [c for c in (self._classified(p[i], pgz[i]) for i in parts) if isinstance(c, _Candidate)]
         covered = sum(len(c.points) for c in found)
         better = sum(c.cls.confidence * len(c.points) for c in found)
         if found and (whole is None or (covered >= 0.8 * len(p) and better > whole.cls.confidence * len(p))):
