@@ -109,8 +109,65 @@ def _merge(docs: list[LabelDocument], offset: int = 100_000) -> LabelDocument:
     return out
 
 
-def quality(seeds: list[int], frames: int, workdir: Path, workers: int) -> dict:
-    from lidarlabel.cli import main
+def _prelabel(scenes: list[Path], out: Path, workers: int, detector_options: dict) -> None:
+    """Pre-label every scene into ``out`` (always redone): the CLI, or with options one by one."""
+    if not detector_options:
+        from lidarlabel.cli import main
+
+        code = main(["prelabel", *map(str, scenes), "--out", str(out), "--workers", str(workers), "--force"])
+        if code != 0:
+            raise SystemExit(f"prelabel failed with exit code {code}")
+        return
+    from lidarlabel.prelabel.batch import prelabel_scene
+
+    out.mkdir(parents=True, exist_ok=True)
+    for s in scenes:
+        res = prelabel_scene(s, out / f"{s.stem}.json", options={"detector": detector_options})
+        if not res.ok:
+            raise SystemExit(f"prelabel failed on {s}: {res.error}")
+
+
+RELIABILITY_BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.01)
+
+
+def reliability(gts: list[LabelDocument], preds: list[LabelDocument]) -> dict:
+    """Per class and score bin: predicted boxes and the fraction that match a same-class ground truth box.
+
+    A box is right when its 3D IoU with a ground-truth box of its class in its
+    frame reaches the class threshold (all boxes, all distances).
+    """
+    from lidarlabel.core.boxes import iou3d_matrix
+    from lidarlabel.qa.eval.classes import eval_class
+    from lidarlabel.qa.eval.detection import DetectionConfig
+
+    thr = DetectionConfig().iou
+    rec: dict[str, list[tuple[float, bool]]] = {}
+    for gt, pr in zip(gts, preds):
+        for f in pr.frames():
+            gids, g = gt.frame_boxes(f)
+            gcls = np.array([eval_class(gt.tracks[t].category) for t in gids])
+            pids, p = pr.frame_boxes(f)
+            for k, tid in enumerate(pids):
+                c = eval_class(pr.tracks[tid].category)
+                if c is None or c not in thr:
+                    continue
+                m = gcls == c
+                ok = bool(m.any() and iou3d_matrix(p[k:k + 1], g[m]).max() >= thr[c])
+                rec.setdefault(c, []).append((float(pr.tracks[tid].boxes[f].score or 0.0), ok))
+    out = {}
+    for c, v in sorted(rec.items()):
+        a = np.array(v)
+        cells = []
+        for lo, hi in zip(RELIABILITY_BINS[:-1], RELIABILITY_BINS[1:]):
+            m = (a[:, 0] >= lo) & (a[:, 0] < hi)
+            cells.append({"bin": [lo, min(hi, 1.0)], "boxes": int(m.sum()),
+                          "precision": round(float(a[m, 1].mean()), 3) if m.any() else None})
+        out[c] = cells
+    return out
+
+
+def quality(seeds: list[int], frames: int, workdir: Path, workers: int, detector_options: dict | None = None,
+            ) -> dict:
     from lidarlabel.qa.eval import (
         DetectionConfig,
         TrackingConfig,
@@ -120,10 +177,8 @@ def quality(seeds: list[int], frames: int, workdir: Path, workers: int) -> dict:
 
     scenes = [sample(workdir / f"seed{s}.h5", s, frames) for s in seeds]
     t0 = time.perf_counter()
-    code = main(["prelabel", *map(str, scenes), "--out", str(workdir / "pred"), "--workers", str(workers)])
+    _prelabel(scenes, workdir / "pred", workers, detector_options or {})
     seconds = time.perf_counter() - t0
-    if code != 0:
-        raise SystemExit(f"prelabel failed with exit code {code}")
     gts, preds, egos = [], [], []
     for s in scenes:
         gt, pred = load_document(s.with_suffix(".gt.json")), load_document(workdir / "pred" / f"{s.stem}.json")
@@ -152,8 +207,17 @@ def quality(seeds: list[int], frames: int, workdir: Path, workers: int) -> dict:
     tracking = {c: {**{k: v[k] for k in ("mota", "idf1", "idsw", "idsw_per_100", "num_gt")},
                     "mota_score_0.4": trk4["classes"][c]["mota"], "idsw_score_0.4": trk4["classes"][c]["idsw"]}
                 for c, v in trk["classes"].items() if v["num_gt"]}
+    # the independent check's setting (docs/verification.md): default eval, all boxes, all distances
+    det_all = evaluate_detection(_merge(gts), _merge(preds), ego, DetectionConfig())
+    trk_all = evaluate_tracking(_merge(gts), _merge(preds), ego, TrackingConfig())
+    default_eval = {c: {"ap3d": v["3d"]["ap"], "precision": v["3d"]["precision"], "recall": v["3d"]["recall"],
+                        "num_gt": v["3d"]["num_gt"], "mota": trk_all["classes"][c]["mota"],
+                        "fp_boxes_per_scene": trk_all["classes"][c]["fp"] / len(scenes)}
+                    for c, v in det_all["classes"].items() if c in trk_all["classes"]}
     return {"seeds": seeds, "frames_per_scene": frames, "filter": cfg, "prelabel_seconds": round(seconds, 1),
-            "detection": table, "tracking": tracking, "ap3d_per_seed": per_seed}
+            "detector_options": detector_options or {},
+            "detection": table, "tracking": tracking, "ap3d_per_seed": per_seed,
+            "default_eval": default_eval, "reliability": reliability(gts, preds)}
 
 
 def load_str(res: dict) -> str:
@@ -170,18 +234,31 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[101, 102, 103, 104])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--workdir", type=Path, help="keep scenes and outputs here (default: a temporary folder)")
+    ap.add_argument("--detector-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="geometric detector option for --quality (e.g. min_face=0 plane_thickness=0 "
+                         "small_thickness=0 turns the wall and pole rejection off)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         if args.quality:
-            res = quality(args.seeds, args.frames, work, args.workers)
+            opts = {k: float(v) for k, v in (o.split("=", 1) for o in args.detector_option)}
+            res = quality(args.seeds, args.frames, work, args.workers, opts)
             for c, v in res["detection"].items():
                 t = res["tracking"].get(c, {})
                 print(f"{c:12s} AP3D {v['ap3d']:.3f} APBEV {v['apbev']:.3f} P {v['precision']:.2f} "
                       f"R {v['recall']:.2f} GT {v['num_gt']:5d} | MOTA {t.get('mota', float('nan')):.3f} "
                       f"MOTA@0.4 {t.get('mota_score_0.4', float('nan')):.3f} "
                       f"IDF1 {t.get('idf1', float('nan')):.3f} IDSW {t.get('idsw')}")
+            print("default eval (all boxes, all distances):")
+            for c, v in res["default_eval"].items():
+                if v["num_gt"] or v["fp_boxes_per_scene"]:
+                    print(f"  {c:12s} AP3D {v['ap3d']:.3f} P {v['precision']:.2f} R {v['recall']:.2f} "
+                          f"MOTA {v['mota']:.3f} FP boxes/scene {v['fp_boxes_per_scene']:.0f}")
+            print("precision by score (boxes), bins " + " ".join(f"{b:g}" for b in RELIABILITY_BINS[:-1]) + " 1:")
+            for c, cells in res["reliability"].items():
+                print(f"  {c:12s} " + " ".join("   -    " if x["precision"] is None
+                                               else f"{x['precision']:.2f}({x['boxes']})" for x in cells))
         else:
             scene = args.scene or sample(work / "bench64.h5", 7, args.frames)
             res = speed(scene, args.frames, args.dbscan)

@@ -62,6 +62,7 @@ class GeometricOptions:
     abeam_factor: float = 0.3  # confidence of a long single plane seen abeam (a wall or a flank: doubtful)
     small_thickness: float = 0.15  # m: a person or a rider is deeper; a thinner plane seen past its end is a wall
     small_min_length: float = 0.4  # m: ... when it is longer than this (shorter clusters have no measurable plane)
+    small_oblique_angle: float = 50.0  # deg: ... and seen past its end this much (a sparse arc on a body is less)
 
 
 class GeometricDetector:
@@ -102,7 +103,7 @@ class GeometricDetector:
             if plane == "doubtful":
                 cls = replace(cls, confidence=cls.confidence * self.options.abeam_factor)
         elif small_plausibility(p[:, :2], self.options.small_thickness, self.options.small_min_length,
-                                np.deg2rad(self.options.oblique_angle)) == "reject":
+                                np.deg2rad(self.options.small_oblique_angle)) == "reject":
             return STRUCTURE
         if cls.across:  # seen end-on: the visible face is the width, the heading crosses it
             observed = observed.copy()

@@ -16,7 +16,7 @@ facts of a box-shaped vehicle separate most of them:
   ambiguous (a bus beside the sensor, or a facade): kept, but ``doubtful``.
 * a person, or a rider on a bicycle, is a body 0.3-0.6 m deep from any side:
   a cluster longer than ``small_min_length`` that is a plane thinner than
-  ``small_thickness`` seen past its end is a piece of wall, not a person.
+  ``small_thickness`` seen well past its end is a piece of wall, not a person.
 
 Coordinates are sensor-relative (the sensor at the origin), metres.
 """
@@ -65,8 +65,12 @@ def vehicle_plausibility(xy: np.ndarray, min_face: float = 0.5, thickness: float
 
 
 def small_plausibility(xy: np.ndarray, thickness: float = 0.15, min_length: float = 0.4,
-                       oblique: float = np.deg2rad(35.0)) -> str:
-    """``"ok"`` or ``"reject"`` for a cluster (N, 2) read as a pedestrian or a cyclist (see module)."""
+                       oblique: float = np.deg2rad(50.0)) -> str:
+    """``"ok"`` or ``"reject"`` for a cluster (N, 2) read as a pedestrian or a cyclist (see module).
+
+    ``oblique`` is wider than a vehicle's: a sparse sensor (32 beams) samples
+    a person's front as a short, nearly flat arc of 2-3 points per beam.
+    """
     length, thick, past = plane_view(xy)
     if length > min_length and thick < thickness and past > oblique:
         return "reject"
