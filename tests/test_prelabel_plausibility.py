@@ -52,7 +52,7 @@ def test_plane_view_measures_length_thickness_and_viewing_angle():
 
 
 def test_plausibility_rules():
-    assert vehicle_plausibility(_pole(15, 2)[:, :2]) == "reject"  # 0.2 m wide: no vehicle face
+    assert vehicle_plausibility(_pole(15, 2)[:, :2]) == "narrow"  # 0.2 m wide: no vehicle face
     assert vehicle_plausibility(_wall(20, 5, 26, 5, 2.0)[:, :2]) == "reject"  # plane seen past its end
     assert vehicle_plausibility(_wall(15, -1.1, 15, 1.1, 2.0)[:, :2]) == "ok"  # a rear seen from behind
     assert vehicle_plausibility(_wall(8, -5, 8, 5, 3.0)[:, :2]) == "doubtful"  # a flank or a facade abeam
@@ -75,3 +75,29 @@ def test_detector_drops_walls_and_poles_but_keeps_the_car_beside_them():
     with_car = det.detect(_frame([*clutter, visible_surface(car_box, SENSOR, 0.1, rng)]))
     assert with_car.categories == ["vehicle.car"]
     assert np.hypot(*(with_car.boxes[0, :2] - car_box[:2])) < 0.5
+
+
+def _person(x: float, y: float, rng) -> np.ndarray:
+    """A standing person facing the sensor: legs, 0.45 m shoulders, a 0.2 m head (1.75 m tall)."""
+    parts = []
+    for z0, z1, half in ((0.3, 0.85, 0.18), (0.85, 1.45, 0.22), (1.45, 1.52, 0.12), (1.52, 1.75, 0.09)):
+        a = rng.uniform(-np.pi / 2, np.pi / 2, 80)  # the half of an elliptic section facing the sensor
+        parts.append(np.c_[x - 0.6 * half * np.cos(a), y + half * np.sin(a), rng.uniform(z0, z1, 80)])
+    return np.concatenate(parts)
+
+
+def test_headless_pedestrians_are_scored_down_and_people_are_not():
+    from lidarlabel.prelabel.plausibility import head_ratio
+
+    rng = np.random.default_rng(3)
+    person, trunk = _person(10.0, 2.0, rng), _pole(10.0, -4.0, radius=0.2, top=2.0)
+    assert head_ratio(person) < 0.6 and head_ratio(trunk) > 0.9
+
+    def scores(**options):
+        det = GeometricDetector(**options).detect(_frame([person, trunk]))
+        assert det.categories == ["human.pedestrian.adult"] * 2  # the person is no "narrow vehicle"
+        return {round(b[1]): s for b, s in zip(det.boxes, det.scores)}
+
+    on, off = scores(), scores(head_width_ratio=10.0)
+    assert on[2] == pytest.approx(off[2])
+    assert on[-4] < 0.5 * off[-4]

@@ -26,11 +26,12 @@ from lidarlabel.prelabel.cluster import cluster_bev, split_clusters
 from lidarlabel.prelabel.detector import Detections, FrameData
 from lidarlabel.prelabel.fitting import fit_box
 from lidarlabel.prelabel.ground import GroundModel, estimate_ground
-from lidarlabel.prelabel.plausibility import small_plausibility, vehicle_plausibility
+from lidarlabel.prelabel.plausibility import head_ratio, small_plausibility, vehicle_plausibility
 
 __all__ = ["GeometricDetector", "GeometricOptions"]
 
 STRUCTURE = "structure"  # _classified's verdict on a cluster that is part of a wall or a pole
+_NOT_VEHICLES = {k: v for k, v in CLASS_RANGES.items() if k not in VEHICLES}
 
 
 @dataclass
@@ -59,7 +60,9 @@ class GeometricOptions:
     min_face: float = 0.5  # m: a vehicle shows at least this much of a face (narrower: poles, trunks)
     plane_thickness: float = 0.3  # m: thinner clusters are one vertical plane (a wall or one vehicle face)
     oblique_angle: float = 35.0  # deg: a plane seen past its end this much would show a vehicle's other face
-    abeam_factor: float = 0.3  # confidence of a long single plane seen abeam (a wall or a flank: doubtful)
+    abeam_factor: float = 0.3  # confidence factor of doubtful shapes: a long plane abeam, a headless "person"
+    head_width_ratio: float = 0.8  # a pedestrian's top 0.25 m this wide relative to its body: a pole or a trunk?
+    head_min_points: int = 30  # ... judged only on clusters with this many points
     small_thickness: float = 0.15  # m: a person or a rider is deeper; a thinner plane seen past its end is a wall
     small_min_length: float = 0.4  # m: ... when it is longer than this (shorter clusters have no measurable plane)
     small_oblique_angle: float = 50.0  # deg: ... and seen past its end this much (a sparse arc on a body is less)
@@ -100,10 +103,19 @@ class GeometricDetector:
                                          np.deg2rad(self.options.oblique_angle))
             if plane == "reject":
                 return STRUCTURE
+            if plane == "narrow":  # no vehicle face: a person, or a pole
+                cls = classify_extents(observed[3], observed[4], float(p[:, 2].max()) - ground_z, fill,
+                                       ranges=_NOT_VEHICLES, face_to_sight=to_sight)
+                if cls is None:
+                    return STRUCTURE
             if plane == "doubtful":
                 cls = replace(cls, confidence=cls.confidence * self.options.abeam_factor)
-        elif small_plausibility(p[:, :2], self.options.small_thickness, self.options.small_min_length,
-                                np.deg2rad(self.options.small_oblique_angle)) == "reject":
+        if cls.detection_class == "pedestrian" and len(p) >= self.options.head_min_points and (
+                (ratio := head_ratio(p)) is not None and ratio > self.options.head_width_ratio):
+            cls = replace(cls, confidence=cls.confidence * self.options.abeam_factor)  # a pole or a trunk?
+        o = self.options
+        if cls.detection_class not in VEHICLES and small_plausibility(
+                p[:, :2], o.small_thickness, o.small_min_length, np.deg2rad(o.small_oblique_angle)) == "reject":
             return STRUCTURE
         if cls.across:  # seen end-on: the visible face is the width, the heading crosses it
             observed = observed.copy()
