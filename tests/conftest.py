@@ -48,3 +48,13 @@ def make_tiny_scene(path: Path, frames: int = 5, points: int = 2000, seed: int =
 def tiny_scene(tmp_path: Path) -> Path:
     """Path of a freshly written 5-frame scene (see :func:`make_tiny_scene`)."""
     return make_tiny_scene(tmp_path / "tiny.h5")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A private 2-CPU local Ray instance for one test module (ray is a dev dependency)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024 * 1024)
+    yield ray
+    ray.shutdown()

@@ -21,15 +21,6 @@ pytestmark = pytest.mark.timeout(240)
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")  # ray is a dev dependency; the skip only guards a slim install
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 * 1024)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def scenes(tmp_path_factory) -> list[Path]:
     root = tmp_path_factory.mktemp("scenes")
     return [make_tiny_scene(root / f"s{i}.h5", frames=3 + i % 3, points=800, seed=10 + i) for i in range(5)]

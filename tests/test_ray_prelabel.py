@@ -21,15 +21,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def ray_cluster():
-    ray = pytest.importorskip("ray")  # ray is a dev dependency; the skip only guards a slim install
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             object_store_memory=100 * 1024 * 1024)
-    yield ray
-    ray.shutdown()
-
-
-@pytest.fixture(scope="module")
 def sim_scenes(tmp_path_factory) -> list[Path]:
     """Three small synthetic street scenes (different seeds, so different layouts)."""
     root = tmp_path_factory.mktemp("sim")

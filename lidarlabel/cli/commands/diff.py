@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from lidarlabel.cli.argtypes import unit_fraction
+
 NAME = "diff"
 HELP = "compare two label versions box by box: added, removed, moved, relabelled, re-identified"
 EXIT_FAIL_ON = 3
@@ -21,16 +23,6 @@ def _kinds(text: str) -> tuple[str, ...]:
         return fail_kinds(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _iou(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0.0 < v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return v
 
 
 def _nonneg(text: str) -> float:
@@ -48,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("new", help="the newer label document (.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object (summary, changes, ...)")
     parser.add_argument("--html", metavar="OUT.html", help="write a self-contained HTML report")
-    parser.add_argument("--iou", type=_iou, default=0.5,
+    parser.add_argument("--iou", type=unit_fraction, default=0.5,
                         help="IoU needed to match boxes whose track id changed (default 0.5)")
     parser.add_argument("--iou-kind", choices=("3d", "bev"), default="3d",
                         help="IoU used for matching (default 3d)")

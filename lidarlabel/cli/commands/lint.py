@@ -9,19 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 
+from lidarlabel.cli.argtypes import unit_fraction
+
 NAME = "lint"
 HELP = "check labels for implausible motion, drifting sizes, overlaps, gaps, empty boxes, unknown names"
 EXIT_FAIL_ON = 3
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        v = float("nan")
-    if not 0.0 < v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return v
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--ontology", help="ontology JSON (default: the packaged nuScenes one)")
     parser.add_argument("--limits", help="JSON of per-category limits laid over the defaults (docs/qa.md)")
-    parser.add_argument("--overlap", type=_fraction, default=0.25, metavar="F",
+    parser.add_argument("--overlap", type=unit_fraction, default=0.25, metavar="F",
                         help="flag boxes sharing more than F of the smaller box's volume (default 0.25)")
     parser.add_argument("--fail-on", choices=("error", "warning", "info"),
                         help="exit 3 when a finding of this severity or worse exists")
