@@ -10,10 +10,12 @@ Exit codes: 0 success, 1 bad input (one clear message, no traceback), 2 bad usag
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import importlib
 import pkgutil
 import sys
+import threading
 from collections.abc import Sequence
 
 from lidarlabel import __version__
@@ -49,8 +51,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _redeliver_lost_interrupts() -> None:
+    """Make a Ctrl-C that lands in a garbage-collection callback still stop the command.
+
+    Python cannot raise out of such a callback: it reports the KeyboardInterrupt
+    to ``sys.unraisablehook`` ("Exception ignored in ...") and carries on, so the
+    user's Ctrl-C did nothing. Re-deliver it to the main thread instead, where it
+    is raised at the next safe point.
+    """
+    default = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if unraisable.exc_type is not None and issubclass(unraisable.exc_type, KeyboardInterrupt):
+            # from another thread, a moment later: raised here, it would be swallowed again
+            threading.Timer(0.01, _thread.interrupt_main).start()
+            return
+        default(unraisable)
+
+    sys.unraisablehook = hook
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns (and, as a script, exits with) the exit code."""
+    _redeliver_lost_interrupts()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
