@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,13 +35,6 @@ def _timed(fn, repeat: int) -> tuple[float, float]:
         wall.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
     return float(np.median(wall)), float(np.median(cpu))
-
-
-def _loadavg() -> float:
-    try:
-        return float(open("/proc/loadavg").read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return float("nan")
 
 
 def main() -> None:
@@ -88,12 +82,12 @@ def main() -> None:
     print(f"old boxes {res.num_old_boxes}, new boxes {res.num_new_boxes}, changes {len(res.changes)}")
     for k, v in fig.items():
         print(f"{k:36s} {v * 1000:10.2f} ms")
-    print(f"load average (1 min): {_loadavg():.2f} on {__import__('os').cpu_count()} CPUs")
+    print(f"load average (1 min): {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(json.dumps({
         "bench": "qa_mode", "frames": args.frames, "objects_per_frame": args.objects,
         "old_boxes": res.num_old_boxes, "new_boxes": res.num_new_boxes, "changes": len(res.changes),
         **{k: round(v, 4) for k, v in fig.items()}, "repeat": args.repeat,
-        "load_average_1min": round(_loadavg(), 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }))
 
 

@@ -47,17 +47,22 @@ def tidy_fields(path: Path, names: list[str], columns: np.ndarray) -> tuple[np.n
     return cols, tuple(out_names)
 
 
-def read_kitti_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
-    """A KITTI velodyne sweep: little-endian float32 x, y, z, reflectance -> (N, 4), names."""
+def _float32_records(path: str | Path, names: tuple[str, ...], what: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A headerless file of little-endian float32 records, one value per name -> (N, len(names))."""
     path = Path(path)
     data = path.read_bytes()
-    if len(data) % 16:
+    width = 4 * len(names)
+    if len(data) % width:
         raise InputError(
-            f"{path}: size: expected a multiple of 16 bytes (float32 x, y, z, reflectance per point), "
+            f"{path}: size: expected a multiple of {width} bytes ({what}: float32 {', '.join(names)} per point), "
             f"got {len(data)} bytes"
         )
-    pts = np.frombuffer(data, dtype="<f4").reshape(-1, 4).astype(np.float32)
-    return pts, ("x", "y", "z", "intensity")
+    return np.frombuffer(data, dtype="<f4").reshape(-1, len(names)).astype(np.float32), names
+
+
+def read_kitti_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
+    """A KITTI velodyne sweep: little-endian float32 x, y, z, reflectance -> (N, 4), names."""
+    return _float32_records(path, ("x", "y", "z", "intensity"), "KITTI .bin")
 
 
 def read_nuscenes_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -66,15 +71,7 @@ def read_nuscenes_bin(path: str | Path) -> tuple[np.ndarray, tuple[str, ...]]:
     A ``.pcd.bin`` is also a multiple of 16 bytes as often as not, so it is told
     from a KITTI ``.bin`` by its name, as nuScenes names its files.
     """
-    path = Path(path)
-    data = path.read_bytes()
-    if len(data) % 20:
-        raise InputError(
-            f"{path}: size: expected a multiple of 20 bytes (nuScenes .pcd.bin: float32 x, y, z, intensity, "
-            f"ring per point), got {len(data)} bytes"
-        )
-    pts = np.frombuffer(data, dtype="<f4").reshape(-1, 5).astype(np.float32)
-    return pts, ("x", "y", "z", "intensity", "ring")
+    return _float32_records(path, ("x", "y", "z", "intensity", "ring"), "nuScenes .pcd.bin")
 
 
 def _ply_header(path: Path, data: bytes) -> tuple[str, int, list[tuple[str, str]], int]:
