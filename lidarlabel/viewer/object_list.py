@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 
 from PyQt6.QtCore import (
-    QAbstractTableModel,
     QItemSelectionModel,
     QModelIndex,
     QSortFilterProxyModel,
@@ -26,6 +25,7 @@ from PyQt6.QtWidgets import (
 )
 
 from lidarlabel.edit.session import EditSession
+from lidarlabel.viewer.table_model import RowTableModel
 
 __all__ = ["ObjectList", "TrackTableModel", "track_row"]
 
@@ -45,8 +45,10 @@ def track_row(session: EditSession, tid: str) -> tuple[str, str, int, str, str]:
     return tid, t.category, len(t.boxes), source, status
 
 
-class TrackTableModel(QAbstractTableModel):
+class TrackTableModel(RowTableModel):
     """Rows are the document's tracks, in document order."""
+
+    columns = COLUMNS
 
     def __init__(self, session: EditSession) -> None:
         super().__init__()
@@ -59,17 +61,6 @@ class TrackTableModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows = [track_row(self.session, tid) for tid in self.session.doc.tracks]
         self.endResetModel()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():

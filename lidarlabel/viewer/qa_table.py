@@ -6,11 +6,12 @@ in well under a second; the proxy only filters.
 
 from __future__ import annotations
 
-from PyQt6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PyQt6.QtCore import QModelIndex, QSortFilterProxyModel, Qt
 from PyQt6.QtGui import QColor
 
 from lidarlabel.edit.qa_mode import KIND_COLOURS, STYLE_PRIORITY, QAReview
 from lidarlabel.qa.diff import BoxChange
+from lidarlabel.viewer.table_model import RowTableModel
 
 __all__ = ["ANNOTATION_CHANGES", "COLUMNS", "PROVENANCE_KINDS", "ChangeFilter", "ChangeTableModel",
            "change_text", "short_kind"]
@@ -58,8 +59,10 @@ def change_text(c: BoxChange) -> str:
 _QCOLOURS: dict[str, QColor] = {}
 
 
-class ChangeTableModel(QAbstractTableModel):
+class ChangeTableModel(RowTableModel):
     """Rows are the review's changes; column 0 ticks accepted ones."""
+
+    columns = COLUMNS
 
     def __init__(self) -> None:
         super().__init__()
@@ -96,17 +99,6 @@ class ChangeTableModel(QAbstractTableModel):
         self.layoutAboutToBeChanged.emit()
         self._sort_rows(column, order)
         self.layoutChanged.emit()
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt signature
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
-        return len(COLUMNS)
-
-    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section]
-        return None
 
     def text(self, row: int) -> str:
         """The change column of ``row`` (formatted once per reload)."""
