@@ -18,7 +18,8 @@ import numpy as np
 from lidarlabel.core.boxes import count_points_in_boxes
 from lidarlabel.core.labels import Box, LabelDocument, Track
 from lidarlabel.prelabel.detector import Detector, FrameData, make_detector
-from lidarlabel.prelabel.refine import RefineOptions, refine_track
+from lidarlabel.prelabel.offline import refine_scene
+from lidarlabel.prelabel.refine import RefineOptions
 from lidarlabel.prelabel.tracker import Tracker, TrackerOptions
 
 __all__ = ["SceneResult", "output_path", "prelabel_document", "prelabel_scene", "short_scene_options", "up_to_date"]
@@ -98,6 +99,7 @@ def prelabel_document(
         F = scene.num_frames
         tracker_opts, refine_opts = short_scene_options(opts, F, reclassify=det.name == "geometric")
         tracker = Tracker(tracker_opts)
+        nonground: dict[int, np.ndarray] = {}
         for i in range(F):
             t0 = time.perf_counter()
             feats = scene.points(i)
@@ -109,14 +111,16 @@ def prelabel_document(
             d = det.detect(frame)
             t2 = time.perf_counter()
             tracker.step(i, frame.timestamp_us, d, frame.sensor_origin)
+            if "nonground" in d.extra:
+                nonground[i] = d.extra["nonground"]
             t3 = time.perf_counter()
             timings["read"] += t1 - t0
             timings["track"] += t3 - t2
             if progress:
                 progress(i + 1, F)
         t0 = time.perf_counter()
-        refined = [r for r in (refine_track(rec, scene.timestamps_us, refine_opts)
-                               for rec in tracker.finish()) if r is not None]
+        refined = refine_scene(tracker.finish(), scene.timestamps_us, refine_opts, nonground or None)
+        del nonground
         timings["refine"] += time.perf_counter() - t0
         doc = LabelDocument.new(scene.scene_id, source="prelabel", author=f"{AUTHOR}/{det.name}")
         t0 = time.perf_counter()

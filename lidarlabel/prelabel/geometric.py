@@ -206,6 +206,8 @@ class GeometricDetector:
         det.extra["observed"] = observed_world
         det.extra["fill"] = np.array(fills)
         det.extra["points"] = clouds  # (N_k, 3) world: the offline refinement accumulates them per track
+        # (M, 3) float32 world: every non-ground point, so refinement can crop a track's box in any frame
+        det.extra["nonground"] = (pts + origin).astype(np.float32)
         return det
 
 

@@ -40,6 +40,11 @@ class RefineOptions:
     shape_percentile: float = 1.0  # robust extents of the accumulated points: this and 100 minus this
     shape_margin: float = 0.5  # point spacings added to accumulated extents (outlines fall inside the edges)
     unseen_weight: float = 0.5  # centre noise (m) per metre of a frame's unseen outline (0: all frames alike)
+    static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
+    merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
+    merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
+    merge_distance: float = 1.5  # ... or whose centres are this close (m)
+    merge_overlap: int = 1  # ... and which share at most this many observed frames
 
 
 @dataclass
@@ -326,7 +331,7 @@ def refine_track(
             # bridge only gaps no longer than max_gap
             nxt = min((g for g in frames if g > f), default=None)
             prv = max((g for g in frames if g < f), default=None)
-            if nxt is None or prv is None or nxt - prv - 1 > o.max_gap:
+            if nxt is None or prv is None or nxt - prv - 1 > (o.max_gap if moving else o.static_max_gap):
                 continue
             interp.add(int(f))
         out_boxes[int(f)] = np.array([xy[k, 0], xy[k, 1], bottoms[k] + H / 2, L, W, H,

@@ -1,0 +1,97 @@
+"""The offline pass over a whole scene: refine every track, then merge what belongs together.
+
+Runs once per scene after the detector and the tracker (:mod:`.batch`).
+A parked car far away comes and goes as its cluster does: the tracker sees
+several short tracks at one place, one after the other. Static vehicle tracks
+whose boxes overlap and whose frames do not are one object: their
+observations are pooled into one record and refined again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from lidarlabel.core.boxes import bev_iou_matrix
+from lidarlabel.prelabel.classify import VEHICLES
+from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
+from lidarlabel.prelabel.tracker import TrackRecord
+
+__all__ = ["merge_candidates", "refine_scene"]
+
+
+def _static_box(r: RefinedTrack) -> np.ndarray:
+    return next(iter(r.boxes.values()))
+
+
+def merge_candidates(refined: list[RefinedTrack], records: dict[str, TrackRecord], o: RefineOptions,
+                     ) -> list[list[str]]:
+    """Groups of track ids (each >= 2) that are one parked vehicle seen in turns.
+
+    Candidates are static vehicle tracks; two are joined when their boxes
+    overlap (bird's-eye IoU >= ``o.merge_iou``) or their centres lie within
+    ``o.merge_distance`` m, and their observed frames overlap by at most
+    ``o.merge_overlap`` frames (a whole group included). Closest pairs first.
+    """
+    cand = [r for r in refined if not r.moving and r.detection_class in VEHICLES]
+    if len(cand) < 2:
+        return []
+    boxes = np.array([_static_box(r) for r in cand])
+    iou = bev_iou_matrix(boxes, boxes)
+    dist = np.linalg.norm(boxes[:, None, :2] - boxes[None, :, :2], axis=2)
+    frames = [set(records[r.id].observations) for r in cand]
+    pairs = [(dist[i, j], i, j) for i in range(len(cand)) for j in range(i + 1, len(cand))
+             if iou[i, j] >= o.merge_iou or dist[i, j] <= o.merge_distance]
+    group = list(range(len(cand)))
+    members = {i: [i] for i in range(len(cand))}
+    seen = {i: set(frames[i]) for i in range(len(cand))}
+    for _, i, j in sorted(pairs):
+        gi, gj = group[i], group[j]
+        if gi == gj or len(seen[gi] & seen[gj]) > o.merge_overlap:
+            continue
+        for k in members[gj]:
+            group[k] = gi
+        members[gi] += members.pop(gj)
+        seen[gi] |= seen.pop(gj)
+    return [[cand[k].id for k in sorted(m, key=lambda k: min(frames[k]))] for m in members.values() if len(m) > 1]
+
+
+def _pooled(recs: list[TrackRecord]) -> TrackRecord:
+    """One record with every observation of ``recs``; on a shared frame the one with more points."""
+    out = TrackRecord(recs[0].id)
+    for rec in recs:
+        for f, ob in rec.observations.items():
+            if f not in out.observations or ob.num_points > out.observations[f].num_points:
+                out.observations[f] = ob
+    out.observations = dict(sorted(out.observations.items()))
+    return out
+
+
+def refine_scene(
+    records: list[TrackRecord], frame_times_us: np.ndarray, options: RefineOptions | None = None,
+    frame_points: Mapping[int, np.ndarray] | None = None,
+) -> list[RefinedTrack]:
+    """Refined tracks of one scene (world frame), ids renumbered ``p00000...`` by first frame.
+
+    ``frame_times_us`` (F,) the scene's frame timestamps; ``frame_points``
+    frame -> (M, 3) world-frame non-ground points of that frame (optional).
+    """
+    o = options or RefineOptions()
+    by_id = {rec.id: rec for rec in records}
+    refined = {r.id: r for r in (refine_track(rec, frame_times_us, o) for rec in records) if r is not None}
+    if o.merge_static:
+        for ids in merge_candidates(list(refined.values()), by_id, o):
+            merged = _pooled([by_id[i] for i in ids])
+            r = refine_track(merged, frame_times_us, o)
+            if r is None or r.moving or r.detection_class not in VEHICLES:
+                continue  # the pooled frames are no single parked vehicle after all
+            for i in ids:
+                refined.pop(i)
+            refined[r.id] = r
+            by_id[r.id] = merged
+    out = sorted(refined.values(), key=lambda r: (min(r.boxes), r.id))
+    prefix = records[0].id.rstrip("0123456789") if records else "p"
+    for n, r in enumerate(out):
+        r.id = f"{prefix}{n:05d}"
+    return out
