@@ -48,3 +48,79 @@ def test_neighbours_and_simultaneous_tracks_are_not_merged():
     # two tracks at one place in the same frames are two objects (or a duplicate), not one seen in turns
     recs = [_record("p00000", range(0, 20), seed=1), _record("p00001", range(10, 30), seed=2)]
     assert len(refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0))) == 2
+
+
+def _surface(box: np.ndarray, step: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Points (N, 3) on the four vertical faces of an axis-aligned (yaw 0) box and their outward normals (N, 2)."""
+    x, y, z, L, W, H, _ = box
+    zs = np.arange(z - H / 2 + 0.3, z + H / 2, 0.15)
+    us, vs = np.arange(-L / 2, L / 2 + 1e-9, step), np.arange(-W / 2, W / 2 + 1e-9, step)
+    faces = [(np.c_[us, np.full_like(us, W / 2)], (0, 1)), (np.c_[us, np.full_like(us, -W / 2)], (0, -1)),
+             (np.c_[np.full_like(vs, L / 2), vs], (1, 0)), (np.c_[np.full_like(vs, -L / 2), vs], (-1, 0))]
+    pts, nrm = [], []
+    for xy, n in faces:
+        g = np.array([(px + x, py + y, pz) for px, py in xy for pz in zs])
+        pts.append(g)
+        nrm.append(np.tile(n, (len(g), 1)))
+    return np.concatenate(pts), np.concatenate(nrm).astype(float)
+
+
+def _visible(box: np.ndarray, sensor: np.ndarray) -> np.ndarray:
+    pts, nrm = _surface(box)
+    return pts[np.einsum("ij,ij->i", nrm, sensor[:2] - pts[:, :2]) > 0.05]
+
+
+def _drive_past(car: np.ndarray, frames: range, neighbour_frame: int | None = None, halves: bool = False):
+    """Records and frame points of a parked car the ego drives past along y = 0 at 1.5 m per frame.
+
+    ``halves``: cars parked in front of and behind it hide its front half until
+    the ego is level with it, then its rear half: no frame sees the whole flank.
+    """
+    from lidarlabel.prelabel.fitting import fit_box
+
+    rec, points = TrackRecord("p00000"), {}
+    for f in frames:
+        sensor = np.array([1.5 * f, 0.0, 1.8])
+        pts = _visible(car, sensor)
+        if halves:
+            pts = pts[pts[:, 0] < car[0]] if sensor[0] < car[0] else pts[pts[:, 0] > car[0]]
+        observed = fit_box(pts, ground_z=0.0)
+        box = fit_box(pts, size_prior=(4.63, 1.97, 1.74), yaw_hint=0.0, ground_z=0.0, viewpoint=sensor)
+        cloud = pts
+        if f == neighbour_frame:  # a car parked 0.9 m beside it joins the cluster in this frame
+            other = car.copy()
+            other[1] += car[4] + 0.9
+            cloud = np.concatenate([pts, _visible(other, sensor)])
+        points[f] = cloud.astype(np.float32)
+        rec.observations[f] = Observation(f, int(TIMES[f]), box, observed, 0.7, "car", len(pts), sensor,
+                                          "vehicle.car", 0.9, pts)
+    return [rec], points
+
+
+def test_frames_seen_from_both_ends_give_the_true_length():
+    car = np.array([30.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])  # shorter than the 4.63 m default car
+    recs, points = _drive_past(car, range(0, 40), halves=True)
+    opts = RefineOptions(angular_spacing=0.0)
+    (t,) = refine_scene(recs, TIMES, opts, points)
+    b = t.boxes[0]
+    assert not t.moving and abs(b[3] - car[3]) < 0.2 and abs(b[4] - car[4]) < 0.15, b
+    assert np.hypot(*(b[:2] - car[:2])) < 0.15, b
+    # no single frame shows the whole outline: without accumulation the length is off
+    (flat,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, accumulate=False), points)
+    assert abs(flat.boxes[0][3] - car[3]) > 0.4, flat.boxes[0]
+
+
+def test_a_neighbour_in_one_frame_does_not_widen_the_box():
+    car = np.array([30.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 40), neighbour_frame=20, halves=True)
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
+    assert abs(t.boxes[0][4] - car[4]) < 0.15 and abs(t.boxes[0][3] - car[3]) < 0.2, t.boxes[0]
+
+
+def test_a_side_never_seen_past_grows_to_the_prior_away_from_the_sensor():
+    car = np.array([60.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 12))  # the ego stays 42+ m behind it: its rear and near flank only
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
+    b = t.boxes[0]
+    rear = car[0] - car[3] / 2
+    assert b[3] > 4.5 and abs((b[0] - b[3] / 2) - rear) < 0.15, b  # the seen rear stays, the length is the prior

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lidarlabel.core.boxes import bev_iou_matrix
-from lidarlabel.prelabel.classify import VEHICLES
+from lidarlabel.core.boxes import bev_iou_matrix, normalize_yaw
+from lidarlabel.prelabel.accumulate import crop_tracks, static_shape
+from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import TrackRecord
 
@@ -90,8 +91,57 @@ def refine_scene(
                 refined.pop(i)
             refined[r.id] = r
             by_id[r.id] = merged
+    if o.accumulate and frame_points:
+        _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
+                      by_id, frame_points, o)
     out = sorted(refined.values(), key=lambda r: (min(r.boxes), r.id))
     prefix = records[0].id.rstrip("0123456789") if records else "p"
     for n, r in enumerate(out):
         r.id = f"{prefix}{n:05d}"
     return out
+
+
+def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
+                  frame_points: Mapping[int, np.ndarray], o: RefineOptions) -> None:
+    """Give each static vehicle track (in place) the one box fitted to its points of all frames."""
+    if not tracks:
+        return
+    clouds: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
+    sensors: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
+    by_frame: dict[int, list[RefinedTrack]] = {}
+    for r in tracks:
+        for f in records[r.id].observations:
+            by_frame.setdefault(f, []).append(r)
+    for f, rs in by_frame.items():
+        pts = frame_points.get(f)
+        if pts is None or len(pts) == 0:
+            continue
+        for r, c in zip(rs, crop_tracks(pts, np.array([_static_box(r) for r in rs]), o.accumulate_margin)):
+            clouds[r.id].append(c)
+            sensors[r.id].append(records[r.id].observations[f].sensor)
+    for r in tracks:
+        box = _static_box(r)
+        if not clouds[r.id]:
+            continue
+        sens = np.array(sensors[r.id])
+        rng = float(np.median(np.hypot(*(sens[:, :2] - box[:2]).T)))
+        spacing = o.angular_spacing * rng
+        shape = static_shape(clouds[r.id], sens, float(box[6]), spacing)
+        if shape is None:
+            continue
+        cr = CLASS_RANGES[r.detection_class]
+        prior = size_prior(r.detection_class)
+        ext = shape.hi - shape.lo + spacing
+        size = []
+        for k, (lim, want) in enumerate(((cr.length, prior[0]), (cr.width, prior[1]))):
+            both = bool(shape.seen_lo[k] and shape.seen_hi[k])
+            v = ext[k] if both and ext[k] >= lim[0] else max(ext[k], want)
+            size.append(min(v, lim[1]))
+        L, W = size
+        if not o.accumulate_width:
+            W = float(box[4])
+        xy = shape.placed(L, W, np.median(sens, axis=0))
+        yaw = float(normalize_yaw(shape.yaw))
+        new = np.array([xy[0], xy[1], box[2], L, W, box[5], yaw])
+        for f in r.boxes:
+            r.boxes[f] = new.copy()

@@ -17,7 +17,6 @@ import numpy as np
 
 from lidarlabel.core.boxes import bev_corners, normalize_yaw
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
-from lidarlabel.prelabel.shape import accumulate_static
 from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
 
 __all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
@@ -36,11 +35,12 @@ class RefineOptions:
     measurement_sigma: float = 0.25
     angular_spacing: float = 0.006  # rad between neighbouring returns of the sensor
     reclassify: bool = True  # re-derive category and size from shape (geometric detector)
-    accumulate: bool = False  # static vehicles: one shape from all frames' clusters (measured worse, see docs)
-    shape_percentile: float = 1.0  # robust extents of the accumulated points: this and 100 minus this
-    shape_margin: float = 0.5  # point spacings added to accumulated extents (outlines fall inside the edges)
+    accumulate: bool = True  # static vehicles: one box fitted to all frames' cropped points (offline.py)
     unseen_weight: float = 0.5  # centre noise (m) per metre of a frame's unseen outline (0: all frames alike)
     static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
+    accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
+    accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
+    accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
@@ -243,23 +243,12 @@ def refine_track(
         L_obs = float(np.percentile(spans[best, 0], 90)) + spacing
         W_obs = float(np.percentile(spans[best, 1], 90)) + spacing
         H_obs = float(np.percentile(tops[best], 90))
-        acc = None
-        if (not moving and o.accumulate and cls_vote in ("car", "truck", "bus")
-                and all(ob.points is not None for ob in obs)):
-            ground = float(np.median([ob.box[2] - ob.box[5] / 2 for ob in obs]))
-            acc = accumulate_static([ob.points for ob in obs], float(yaw_all[0]), ground,
-                                    percentile=o.shape_percentile)
-        if acc is not None:  # one world pose: the union of all partial views is the object's outline
-            yaw_all = np.full(len(span_frames), acc.yaw)
-            spans = np.array([_own_spans(ob, acc.yaw) for ob in obs])
-            L_obs, W_obs = (acc.hi - acc.lo) + o.shape_margin * spacing
-            H_obs = acc.top
         fill = float(np.median([ob.fill for ob in obs]))
         cls = classify_extents(max(L_obs, W_obs), min(L_obs, W_obs), H_obs, fill)
         if cls is None:
             return None
         name = cls.detection_class
-        if name in ("car", "truck", "bus") and acc is None:  # flat flanks: mirrors widen the outline
+        if name in ("car", "truck", "bus"):  # flat flanks: mirrors widen the outline
             W_obs = float(np.percentile(spans[best, 1], 75)) + 0.5 * spacing
         # a static track's heading is the fitted one; swap axes only where the class reading disagrees
         if name != "pedestrian" and not moving and (L_obs < W_obs) != cls.across:
@@ -287,13 +276,7 @@ def refine_track(
                 unseen = np.hypot(max(L - sl, 0.0), max(W - sw, 0.0))
                 sigmas[k] = np.hypot(o.measurement_sigma, o.unseen_weight * unseen)
         seen = min(1.0, L_obs / L) * min(1.0, W_obs / W)  # how much of the footprint was ever seen
-        fixed = None
-        if acc is not None:
-            box = acc.observed_box()
-            box[3:5] = acc.hi - acc.lo + o.shape_margin * spacing
-            sensor = np.median([ob.sensor for ob in obs], axis=0)
-            fixed = anchor_centre(box, float(yaw_all[0]), L, W, sensor)
-        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, fixed, sigmas
+        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas
 
     solved = solve(moving)
     if moving and cls_vote not in ("pedestrian", "cyclist"):
@@ -306,11 +289,9 @@ def refine_track(
                 moving, solved = False, still
     if solved is None:
         return None
-    yaw_all, cls, name, L, W, H, anchored, bottoms, seen, fixed, sigmas = solved
+    yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas = solved
     if moving:
         xy = rts_smooth(t_all, anchored, accel, sigmas)[:, :2]
-    elif fixed is not None:
-        xy = np.tile(fixed, (len(span_frames), 1))
     else:
         known = np.isfinite(anchored[:, 0])
         w = npts / sigmas[known] ** 2

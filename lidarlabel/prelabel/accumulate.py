@@ -1,0 +1,134 @@
+"""One box for a parked vehicle from the points of all its frames (Waymo 3D Auto Labeling's static refinement).
+
+A parked car seen while the ego drives past shows its rear, then its flank,
+then its front: no single sweep shows its whole outline, but all sweeps
+together do. Each frame's non-ground points are cropped to the track's box
+grown by a margin (so a neighbour that joined the cluster in one frame, or a
+person walking by, cannot widen it), accumulated in the world frame, and one
+rectangle is fitted to the union with the L-shape closeness criterion. Its
+extents are those of the whole outline; a side is extended to the class prior
+only where no frame saw past it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lidarlabel.core.boxes import points_in_boxes
+from lidarlabel.prelabel.fitting import _closeness
+
+__all__ = ["StaticShape", "crop_tracks", "static_shape"]
+
+_ANGLES = np.deg2rad(np.arange(-20.0, 20.01, 1.0))
+_FINE = np.deg2rad(np.arange(-1.0, 1.01, 0.1))
+_MAX_HEADING_POINTS = 800
+_MIN_INCIDENCE = np.sin(np.deg2rad(15.0))  # flatter sight lines sample a face too sparsely to end it
+
+
+@dataclass
+class StaticShape:
+    """Extents of an object's accumulated points in its own axes.
+
+    ``yaw`` (rad, world); ``lo``/``hi`` (2,) the (along, across) extents in the
+    rotated world frame (u = x cos(yaw) + y sin(yaw), v = -x sin(yaw) + y cos(yaw));
+    ``seen_lo``/``seen_hi`` (2,) bool: some frame saw past that side (its
+    position is measured, not a sampling or occlusion cut); ``bottom``/``top``
+    (m, world z) of the points; ``num_points``.
+    """
+
+    yaw: float
+    lo: np.ndarray
+    hi: np.ndarray
+    seen_lo: np.ndarray
+    seen_hi: np.ndarray
+    top: float
+    num_points: int
+
+    def placed(self, length: float, width: float, sensor: np.ndarray) -> np.ndarray:
+        """xy centre (2,) of a (length, width) box on the measured sides of this shape.
+
+        Per axis: an extent shorter than the box grows away from a side seen
+        past (both or neither: away from the side nearer the (3,) ``sensor``).
+        """
+        c, s = np.cos(self.yaw), np.sin(self.yaw)
+        su = np.array([c * sensor[0] + s * sensor[1], -s * sensor[0] + c * sensor[1]])
+        centre = (self.lo + self.hi) / 2
+        for k, size in enumerate((length, width)):
+            if self.hi[k] - self.lo[k] >= size:
+                continue
+            if self.seen_lo[k] != self.seen_hi[k]:
+                keep_lo = bool(self.seen_lo[k])
+            else:
+                keep_lo = abs(su[k] - self.lo[k]) < abs(su[k] - self.hi[k])
+            centre[k] = self.lo[k] + size / 2 if keep_lo else self.hi[k] - size / 2
+        return np.array([c * centre[0] - s * centre[1], s * centre[0] + c * centre[1]])
+
+
+def crop_tracks(points: np.ndarray, boxes: np.ndarray, margin: float) -> list[np.ndarray]:
+    """The (N, 3) world points inside each of the (M, 7) boxes grown by ``margin`` m on every side."""
+    if len(boxes) == 0:
+        return []
+    grown = np.asarray(boxes, dtype=float).copy()
+    grown[:, 3:6] += 2 * margin
+    pts = np.asarray(points)[:, :3]
+    lo = grown[:, :2] - np.hypot(grown[:, 3], grown[:, 4])[:, None] / 2
+    hi = grown[:, :2] + np.hypot(grown[:, 3], grown[:, 4])[:, None] / 2
+    near = ((pts[:, 0] >= lo[:, 0].min()) & (pts[:, 0] <= hi[:, 0].max())
+            & (pts[:, 1] >= lo[:, 1].min()) & (pts[:, 1] <= hi[:, 1].max()))
+    sub = pts[near].astype(float)
+    inside = points_in_boxes(sub, grown)
+    return [sub[m] for m in inside]
+
+
+def _heading(xy: np.ndarray, yaw_guess: float) -> float:
+    """Rectangle axis of (N, 2) points within 20 degrees of ``yaw_guess`` (1, then 0.1 degree steps)."""
+    if len(xy) > _MAX_HEADING_POINTS:
+        xy = xy[np.linspace(0, len(xy) - 1, _MAX_HEADING_POINTS).astype(int)]
+    xy = xy - xy.mean(axis=0)
+    a = yaw_guess + _ANGLES
+    best = a[int(np.argmax(_closeness(xy, a)))]
+    fine = best + _FINE
+    return float(fine[int(np.argmax(_closeness(xy, fine)))])
+
+
+def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float, spacing: float,
+                 min_points: int = 30) -> StaticShape | None:
+    """Outline of a static object from per-frame world points ``clouds[k]`` (N_k, 3) seen from ``sensors[k]`` (3,).
+
+    ``yaw_guess`` (rad): the track's heading (the fitted axis may turn it by
+    up to 20 degrees); ``spacing`` (m): the distance between neighbouring
+    returns at the object's range. A side counts as seen past when a frame's
+    points reach it (within 2 spacings, at least 0.3 m) while its sensor faced
+    that side, or faced the adjacent face at more than 15 degrees of
+    incidence, where the face's end would show. None under ``min_points``.
+    """
+    keep = [k for k, c in enumerate(clouds) if c is not None and len(c)]
+    if not keep or sum(len(clouds[k]) for k in keep) < min_points:
+        return None
+    pts = np.concatenate([clouds[k] for k in keep])
+    yaw = _heading(pts[:, :2], yaw_guess)
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, s], [-s, c]])
+    uv = pts[:, :2] @ rot.T
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    seen_lo, seen_hi = np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
+    tol = max(0.3, 2 * spacing)
+    for k in keep:
+        q = clouds[k][:, :2] @ rot.T
+        qlo, qhi = q.min(axis=0), q.max(axis=0)
+        sv = rot @ np.asarray(sensors[k], dtype=float)[:2]
+        for ax in range(2):
+            other = 1 - ax
+            # sensor beside the adjacent faces: sees them (and their ends) at this incidence
+            off = max(lo[other] - sv[other], sv[other] - hi[other], 0.0)
+            for side, bound, reach, sign in ((0, lo[ax], qlo[ax], -1.0), (1, hi[ax], qhi[ax], 1.0)):
+                if abs(reach - bound) > tol:
+                    continue
+                faces = sign * (sv[ax] - bound) > 0
+                along = abs(sv[ax] - bound)
+                flank = off > 0 and off / max(np.hypot(off, along), 1e-9) > _MIN_INCIDENCE
+                if faces or flank:
+                    (seen_lo if side == 0 else seen_hi)[ax] = True
+    return StaticShape(yaw, lo, hi, seen_lo, seen_hi, float(pts[:, 2].max()), len(pts))
