@@ -1,32 +1,36 @@
-"""One-click fit with time context (opt-in): a moving car is not smeared, the walk stops at the scene ends."""
+"""One-click fit with time context: a parked car's other sides, a moving car's heading, the scene ends."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lidarlabel.edit.fit import fit_at_point
-from lidarlabel.edit.fit_context import static_object_points
+from lidarlabel.core.boxes import yaw_difference
+from lidarlabel.core.ontology import default_ontology
+from lidarlabel.edit.fit import RADIUS, fit_at_point, max_extent, object_points_at
+from lidarlabel.edit.fit_context import OFFSETS, object_context
 
 CAR = np.array([20.0, 0.0, 0.75, 4.0, 1.8, 1.5, 0.0])  # shorter than the nuScenes mean car (4.63 m)
 
 
 def face_points(box: np.ndarray, viewpoint: np.ndarray, step: float = 0.08) -> np.ndarray:
-    """(K, 3) points on the vertical faces of an axis-aligned ``box`` (yaw 0) that face ``viewpoint``."""
-    x, y, z, ln, wd, ht, _ = box
+    """(K, 3) points on the vertical faces of ``box`` (any yaw) that face ``viewpoint`` (3,)."""
+    x, y, z, ln, wd, ht, yaw = box
+    c, s = np.cos(yaw), np.sin(yaw)
+    to_world = np.array([[c, -s], [s, c]])
+    vp = to_world.T @ (np.asarray(viewpoint[:2]) - box[:2])  # the sensor in the box's own frame
     zs = np.arange(z - ht / 2 + 0.05, z + ht / 2, step)
     out = []
     for axis, half, span in ((0, ln / 2, wd), (1, wd / 2, ln)):
         for sign in (-1.0, 1.0):
-            if sign * (viewpoint[axis] - box[axis]) <= half:
+            if sign * vp[axis] <= half:
                 continue  # the face looks away from the sensor
             t = np.arange(-span / 2 + 0.02, span / 2, step)
             tt, zz = np.meshgrid(t, zs)
-            p = np.zeros((tt.size, 3))
-            p[:, axis] = box[axis] + sign * half
-            p[:, 1 - axis] = box[1 - axis] + tt.ravel()
-            p[:, 2] = zz.ravel()
-            out.append(p)
+            local = np.zeros((tt.size, 2))
+            local[:, axis] = sign * half
+            local[:, 1 - axis] = tt.ravel()
+            out.append(np.c_[local @ to_world.T + box[:2], zz.ravel()])
     return np.concatenate(out)
 
 
@@ -35,27 +39,78 @@ def ground(centre: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.c_[xy, rng.normal(0.0, 0.01, len(xy))]
 
 
-def make_frames(car_at, n: int = 11, seed: int = 0):
-    """Frames 0..n-1: the ego drives from behind the car (end-on view) to beside it."""
+def make_frames(car_at, viewpoints, seed: int = 0, keep=None):
+    """World points of each frame: the faces of ``car_at(f)`` seen from ``viewpoints[f]`` plus ground."""
     rng = np.random.default_rng(seed)
-    vps = [np.array([6.0 + 1.4 * f, -4.0, 1.8]) for f in range(n)]  # 14 m/s, one lane to the right
-    frames = [np.r_[ground(CAR, rng), face_points(car_at(f), vps[f])] for f in range(n)]
-    return frames, vps
+    frames = []
+    for f, vp in enumerate(viewpoints):
+        faces = face_points(car_at(f), vp)
+        if keep is not None:
+            faces = faces[keep(f, faces)]
+        frames.append(np.r_[ground(car_at(f), rng), faces])
+    return frames
+
+
+def context_kw(frames, vps):
+    return dict(points_world_of=lambda f: frames[f], viewpoint_of=lambda f: vps[f] if 0 <= f < len(vps) else None)
+
+
+def test_parked_car_seen_end_on_gets_its_length_from_the_frames_where_its_side_shows():
+    # frame 0: the ego right behind the car sees only its rear; then it passes on the right
+    vps = [np.array([6.0 + 1.4 * f, -0.6 * f, 1.8]) for f in range(11)]
+    frames = make_frames(lambda f: CAR, vps)
+    click = np.array([CAR[0] - 2.0, 0.0, 0.8])
+    single = fit_at_point(frames[0], click, vps[0], "vehicle.car").box
+    assert single[3] > 4.5  # end-on, the hidden length takes the prior (4.63 m)
+    limit = max_extent("vehicle.car", default_ontology())
+    ctx = object_context(lambda f: frames[f], 0, object_points_at(frames[0], click, limit), click, limit, RADIUS,
+                         context_kw(frames, vps)["viewpoint_of"])
+    assert ctx.frames == [0, *OFFSETS]  # the ego passing does not stop the walk
+    assert ctx.heading is None
+    box = fit_at_point(frames[0], click, vps[0], "vehicle.car", frame=0, **context_kw(frames, vps)).box
+    assert abs(box[3] - CAR[3]) < 0.2 and abs(box[4] - CAR[4]) < 0.2
+    assert np.hypot(*(box[:2] - CAR[:2])) < 0.15
+
+
+@pytest.mark.parametrize("yaw", [0.0, 0.5, 1.0])
+def test_moving_car_seen_in_part_gets_its_heading_from_its_motion(yaw):
+    # only the rear 1.2 m of the car shows (nothing hides the rest: a short, square-ish piece
+    # whose longer seen side is across the car); it drives at 12 m/s
+    d = np.array([np.cos(yaw), np.sin(yaw)])
+    vps = [np.array([6.0 + 1.0 * f, -2.0, 1.8]) for f in range(11)]
+
+    def car_at(f: int) -> np.ndarray:
+        return np.r_[CAR[:2] + d * 1.2 * (f - 5), CAR[2:6], yaw]
+
+    def rear_part(f: int, pts: np.ndarray) -> np.ndarray:
+        return (pts[:, :2] - car_at(f)[:2]) @ d < -CAR[3] / 2 + 1.2
+
+    frames = make_frames(car_at, vps, keep=rear_part)
+    click = np.r_[car_at(5)[:2] - d * 1.5, 0.8]
+    single = fit_at_point(frames[5], click, vps[5], "vehicle.car").box
+    assert abs(abs(yaw_difference(single[6], yaw)) - np.pi / 2) < np.deg2rad(5)  # the 90 deg flip
+    box = fit_at_point(frames[5], click, vps[5], "vehicle.car", frame=5, **context_kw(frames, vps)).box
+    assert abs(yaw_difference(box[6], yaw)) < np.deg2rad(3)  # along the motion, front forward
 
 
 def test_moving_car_is_not_smeared_over_frames():
-    frames, vps = make_frames(lambda f: CAR + np.r_[1.0 * f, 0, 0, 0, 0, 0, 0])  # 10 m/s
+    vps = [np.array([6.0 + 1.4 * f, -4.0, 1.8]) for f in range(11)]  # 14 m/s, one lane to the right
+    frames = make_frames(lambda f: CAR + np.r_[1.0 * f, 0, 0, 0, 0, 0, 0], vps)  # 10 m/s
     click = np.array([CAR[0] - 2.0 + 5.0, 0.0, 0.8])
-    used = static_object_points(lambda f: frames[f], 5, fit_at_point(frames[5], click, vps[5], "vehicle.car").points,
-                                click, (5.6, 2.2, 2.2), 9.0, lambda f: 0 <= f < len(frames))[1]
-    assert used == [5]
-    ctx = fit_at_point(frames[5], click, vps[5], "vehicle.car", frame=5,
-                       points_world_of=lambda f: frames[f], viewpoint_of=lambda f: vps[f] if 0 <= f < 11 else None)
-    assert ctx.box[3] < 5.0  # not stretched by the car's motion
+    limit = max_extent("vehicle.car", default_ontology())
+    ctx = object_context(lambda f: frames[f], 5, object_points_at(frames[5], click, limit), click, limit, RADIUS,
+                         context_kw(frames, vps)["viewpoint_of"])
+    assert ctx.heading is not None and abs(yaw_difference(ctx.heading, 0.0)) < np.deg2rad(3)
+    # the car's position in each frame used, relative to frame 5: 1 m per frame
+    for f, shift in ctx.shifts.items():
+        assert np.allclose(-shift, [f - 5.0, 0.0], atol=0.15), (f, shift)
+    box = fit_at_point(frames[5], click, vps[5], "vehicle.car", frame=5, **context_kw(frames, vps)).box
+    assert box[3] < 5.0  # not stretched by the car's motion
 
 
 def test_context_stops_at_the_scene_ends_without_viewpoints():
-    frames, vps = make_frames(lambda f: CAR, n=3)
+    vps = [np.array([6.0 + 1.4 * f, -4.0, 1.8]) for f in range(3)]
+    frames = make_frames(lambda f: CAR, vps)
 
     def read(f: int) -> np.ndarray:
         if not 0 <= f < len(frames):

@@ -38,15 +38,32 @@ class AssistedEdits:
     def fit_box_at(self, frame: int, point: Sequence[float], category: str | None = None) -> str:
         """One-click fit: a new track whose box hugs the object under the world ``point`` (3,).
 
+        The fit also looks at the object in the neighbouring frames (a parked car's
+        other sides, a moving car's direction of motion; :mod:`lidarlabel.edit.fit_context`).
         The category comes from the object's size when not given (see
         :mod:`lidarlabel.edit.fit`). Returns the new track id (the new selection).
         """
         if category is not None:
             self._check_category(category)
         res = fit_at_point(self.points_world(frame), np.asarray(point, dtype=float), self.viewpoint(frame),
-                           category, self.ontology)
+                           category, self.ontology, frame=frame, points_world_of=self._context_points,
+                           viewpoint_of=self.viewpoint)
         box = res.box
         return self.create_box(frame, box[:3], box[3:6], float(box[6]), res.category)
+
+    def _context_points(self, frame: int) -> np.ndarray:
+        """(N, 3) world points of a neighbouring frame for the fit, leaving the session's recent frames in place.
+
+        The fit keeps its own float32 copies (:mod:`lidarlabel.edit.fit_context`); reading the
+        neighbours through :meth:`points_world` would push the frame being edited out of its cache.
+        """
+        with self._cache_lock:
+            cached = self._points_cache.get(frame)
+        if cached is not None:
+            return cached
+        if self.scene is None or not 0 <= frame < self.scene.num_frames:
+            raise InputError(f"frame {frame} is outside the scene")
+        return self.scene.points_world(frame)
 
     def set_keyframe(self, track_id: str, frame: int, keyframe: bool = True) -> None:
         """Mark (or unmark) the track's box in ``frame`` as a keyframe, geometry unchanged."""

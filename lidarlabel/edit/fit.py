@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from lidarlabel.core.boxes import normalize_yaw
 from lidarlabel.core.ontology import Ontology, default_ontology
-from lidarlabel.edit.fit_context import static_object_points
+from lidarlabel.edit.fit_context import object_context
+from lidarlabel.edit.fit_grow import fit_with_occlusion, line_of_sight
 from lidarlabel.errors import InputError
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
@@ -44,12 +44,6 @@ POLE_EXCESS = 0.5  # m above the object's median column top
 POLE_MAX_WIDTH = 0.6  # m: wider tall parts are the object's own (a truck's cab)
 JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the object's points
 GROW_SLACK = 1.1
-SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
-SAMPLING_GAP_RAD = 0.00175  # ...plus half an azimuth step (0.2 deg) at its range: the expected gap
-OCCLUSION_RAD = np.deg2rad(1.0)  # a nearer point within this elevation angle of a ray blocks it...
-OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a 0.2 deg scan)
-NEAR_FACE_INSET = 0.3  # m: where beside a seen face its continuation is tested
-OCCLUDER_GAP = 0.3  # m: an occluder must be this much nearer than the hidden position
 
 
 @dataclass(frozen=True)
@@ -211,144 +205,19 @@ def fit_at_point(
         if ext[0] > car[0] or ext[1] > car[1]:
             limit = max_extent(None, onto)
             found = object_points_at(points_world, click, limit)
+    sights, heading = (), None
     if frame is not None and points_world_of is not None:
-        in_scene = None if viewpoint_of is None else (lambda f: viewpoint_of(f) is not None)
-        acc, _ = static_object_points(points_world_of, frame, found.points, click, limit, RADIUS, in_scene)
-        found = ObjectPoints(acc, found.ground_z, found.surroundings)
+        ctx = object_context(points_world_of, frame, found, click, limit, RADIUS, viewpoint_of)
+        found = ObjectPoints(ctx.points, found.ground_z, found.surroundings)
+        sights, heading = ctx.sights, ctx.heading
     if category is None:
         raw = fit_box(found.points, ground_z=found.ground_z)
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
     prior = tuple(float(v) for v in onto.default_size(category))
     if viewpoint is None:
-        box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z)
+        box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z, yaw_hint=heading)
     else:
         vp = np.asarray(viewpoint, dtype=float)
-        box = fit_with_occlusion(found, vp, prior, _line_of_sight(points_world, found, vp, click))
+        box = fit_with_occlusion(found, vp, prior, line_of_sight(points_world, found.points, vp, click, RADIUS), sights, heading)
     return FitResult(box, category, found.points)
-
-
-def _line_of_sight(points_world: np.ndarray, found: ObjectPoints, viewpoint: np.ndarray, click: np.ndarray) -> np.ndarray:
-    """(M, 3) points outside the crop but between the sensor and the object, within its azimuth span.
-
-    Not ground-filtered: the occlusion test compares elevation angles, and the
-    road far from the object lies well below the rays that reach it.
-    """
-    pts = np.asarray(points_world, dtype=float)[:, :3]
-    rel = pts[:, :2] - viewpoint[:2]
-    obj_rel = found.points[:, :2] - viewpoint[:2]
-    obj_r = np.hypot(obj_rel[:, 0], obj_rel[:, 1])
-    centre_az = np.arctan2(obj_rel[:, 1].mean(), obj_rel[:, 0].mean())
-    r = np.hypot(rel[:, 0], rel[:, 1])
-    cand = (r < obj_r.max()) & (((pts[:, 0] - click[0]) ** 2 + (pts[:, 1] - click[1]) ** 2) >= RADIUS**2)
-    cand &= np.isfinite(pts).all(axis=1)
-    az = np.arctan2(rel[cand, 1], rel[cand, 0])
-    obj_daz = (np.arctan2(obj_rel[:, 1], obj_rel[:, 0]) - centre_az + np.pi) % (2 * np.pi) - np.pi
-    half = np.abs(obj_daz).max() + np.deg2rad(10.0)  # the prior may reach beyond what is seen
-    daz = np.abs((az - centre_az + np.pi) % (2 * np.pi) - np.pi)
-    return pts[np.flatnonzero(cand)[daz < half]]
-
-
-def fit_with_occlusion(found: ObjectPoints, viewpoint: np.ndarray, prior: tuple[float, float, float],
-                       line_of_sight: np.ndarray | None = None) -> np.ndarray:
-    """(7,) world box of ``found`` whose seen sides grow to the ``prior`` size only where hidden.
-
-    A side seen shorter than the prior (length, width) grows past an end only when
-    the space beyond that end is hidden from ``viewpoint`` (3,) by something nearer
-    to the sensor (the object itself or another one): there the object may go on.
-    An end with free, visible space beyond it is where the object ends; it only
-    moves out by the sensor's sampling gap. Both ends hidden: grow away from the sensor.
-    ``line_of_sight`` (M, 3) adds blockers outside ``found.surroundings``.
-    """
-    pts = found.points
-    raw = fit_box(pts, ground_z=found.ground_z)
-    rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
-    gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
-    z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
-    blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
-    occ = _Occluders(blockers, viewpoint)
-    # Seen end-on, the longer seen side may be the width: try both axes as the length and keep
-    # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
-    best, best_cost = raw, np.inf
-    for turn in (0.0, np.pi / 2):
-        box = _grow_box(pts, raw, float(raw[6]) + turn, prior, occ, viewpoint, gap, z_levels)
-        cost = float(np.abs(np.log(box[3:5] / np.asarray(prior[:2]))).sum())
-        if cost < best_cost - 1e-9:
-            best, best_cost = box, cost
-    best[6] = normalize_yaw(best[6])
-    return best
-
-
-def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, float, float], occ: _Occluders,
-              viewpoint: np.ndarray, gap: float, z_levels: np.ndarray) -> np.ndarray:
-    c, s = np.cos(yaw), np.sin(yaw)
-    rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
-    uv = (pts[:, :2] - raw[:2]) @ rot.T
-    lo, hi = uv.min(axis=0), uv.max(axis=0)
-    vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
-    for k in range(2):
-        short = prior[k] - (hi[k] - lo[k])
-        if short <= 0:
-            continue
-        other = 1 - k
-        hidden = []
-        for end, sign in ((lo[k], -1.0), (hi[k], 1.0)):
-            along = end + sign * short * np.array([0.15, 0.5, 0.9])
-            # the continuation of the face nearer the sensor: the object's own body hides the
-            # space beyond its far corners, but never the prolongation of a face it shows
-            inset = min(NEAR_FACE_INSET, (hi[other] - lo[other]) / 2) * np.array([0.2, 0.6, 1.0])
-            near_lo = abs(vp_uv[other] - lo[other]) <= abs(vp_uv[other] - hi[other])
-            across = lo[other] + inset if near_lo else hi[other] - inset
-            grid = np.zeros((9, 2))
-            grid[:, k] = np.repeat(along, 3)
-            grid[:, other] = np.tile(across, 3)
-            xy = raw[:2] + grid @ rot
-            hidden.append(occ.hidden_fraction(xy, z_levels) >= 0.5)
-        if hidden[0] and hidden[1]:
-            if abs(vp_uv[k] - lo[k]) <= abs(vp_uv[k] - hi[k]):
-                hi[k] += short
-            else:
-                lo[k] -= short
-        elif hidden[1]:
-            hi[k] += short
-        elif hidden[0]:
-            lo[k] -= short
-        else:
-            grow = min(gap, short / 2)
-            lo[k] -= grow
-            hi[k] += grow
-    mid = (lo + hi) / 2
-    out = raw.copy()
-    out[:2] = raw[:2] + mid @ rot
-    out[3:5] = hi - lo
-    out[6] = yaw
-    return out
-
-
-class _Occluders:
-    """Which positions are hidden from a viewpoint by (M, 3) points nearer to it."""
-
-    def __init__(self, points: np.ndarray, viewpoint: np.ndarray) -> None:
-        rel = points - viewpoint
-        self.az = np.arctan2(rel[:, 1], rel[:, 0])
-        self.r = np.hypot(rel[:, 0], rel[:, 1])
-        self.el = np.arctan2(rel[:, 2], self.r)
-        self.vp = viewpoint
-
-    def hidden_fraction(self, xy: np.ndarray, z_levels: np.ndarray) -> float:
-        """Fraction of the positions (xy (P, 2) at every height of ``z_levels``) hidden from the viewpoint."""
-        rel = xy - self.vp[:2]
-        az = np.arctan2(rel[:, 1], rel[:, 0])
-        r = np.hypot(rel[:, 0], rel[:, 1])
-        mid = np.arctan2(rel[:, 1].mean(), rel[:, 0].mean())
-        span = np.abs((az - mid + np.pi) % (2 * np.pi) - np.pi).max() + OCCLUSION_RAD
-        sel = (np.abs((self.az - mid + np.pi) % (2 * np.pi) - np.pi) < span) & (self.r < r.max() - OCCLUDER_GAP)
-        b_az, b_r, b_el = self.az[sel], self.r[sel], self.el[sel]
-        hidden = []
-        for z in z_levels:
-            el = np.arctan2(z - self.vp[2], r)
-            daz = np.abs((b_az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
-            near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_AZ_RAD)
-            near &= np.abs(b_el[None, :] - el[:, None]) < OCCLUSION_RAD
-            hidden.append(near.any(axis=1))
-        return float(np.mean(hidden))

@@ -1,17 +1,27 @@
-"""Time context for the one-click fit: a static object's points over neighbouring frames.
+"""Time context for the one-click fit: the clicked object over neighbouring frames.
 
-The ego vehicle moves, so a parked car seen end-on in one sweep shows its
-side a second later. :func:`static_object_points` walks outward from the
-clicked frame (every ``STEP`` frames, up to ``WINDOW`` frames each way), cuts the
-object under the click out of each sweep exactly as in the clicked frame
-(:func:`lidarlabel.edit.fit.object_points_at`), and keeps the sweeps where the
-object has not moved: its centroid stays within ``STATIC_SHIFT`` of the last kept
-sweep's. The walk stops at the first sweep where it moved (a car pulling out),
-where nothing is under the click, or at the scene's ends.
+The ego vehicle moves, so a parked car seen end-on in one sweep shows its side
+a second later, and a moving car overtaken or turning shows more sides.
+:func:`object_context` walks outward from the clicked frame (frames at
+``OFFSETS`` each way), cuts the object out of each sweep as in the clicked frame
+(:func:`lidarlabel.edit.fit.object_points_at`, clicked where the object is
+predicted to be from its motion so far) and registers it on the points gathered
+so far: a translation in xy found by trimmed nearest-neighbour alignment (ICP)
+started from no motion, from the prediction and from the centroid shift. The
+object is static in that sweep when no motion fits (nearly) as well as the best
+motion, whatever its visible centroid does as the ego passes; a sweep whose
+best alignment leaves fewer than ``MIN_INLIERS`` of its points on the object
+ends the walk that way (lost, merged, or a different object).
 
-Frames are read through the caller's ``points_world_of(frame)``; their
-float32 copies are kept per caller (weakly, so a closed session frees them),
-so that further clicks in the same frames only crop and cluster.
+Each sweep used yields its points and a :class:`~lidarlabel.edit.fit_grow.Sight`
+(its viewpoint and blockers), all moved by the found translation into the
+clicked frame. When the object moved by more than ``MIN_MOTION`` across the
+walk, the direction of motion is its heading (mod pi): no 90 deg flip, and it
+tells which side is the length.
+
+Frames are read through the caller's ``points_world_of(frame)``; their float32
+copies are kept per caller (weakly, so a closed session frees them), so that
+further clicks in the same frames only crop and cluster.
 """
 
 from __future__ import annotations
@@ -19,20 +29,52 @@ from __future__ import annotations
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial import cKDTree
 
+from lidarlabel.edit.fit_grow import Sight, line_of_sight
 from lidarlabel.errors import InputError
 
-__all__ = ["STATIC_SHIFT", "STEP", "WINDOW", "static_object_points"]
+__all__ = ["MIN_MOTION", "OFFSETS", "ObjectContext", "object_context"]
 
-STEP = 2  # frames between the sweeps used (0.2 s at 10 Hz)
-WINDOW = 10  # frames each way
-STATIC_SHIFT = 0.25  # m of centroid motion between kept sweeps STEP frames apart
-CACHE_FRAMES = 2 * WINDOW // STEP + 4
+OFFSETS = (1, 2, 4, 7, 10)  # frames each way; the first step is short so a moving object is still under the click
+MATCH_DIST = 0.5  # m: nearest-neighbour pairs farther apart are not the same surface (trimmed ICP)
+INLIER_DIST = 0.25  # m: a point on the gathered surface
+MIN_INLIERS = 0.5  # share of a sweep's object points on the object (or of the object on them)
+STATIC_SLACK = 0.02  # m of mean residual: "no motion" wins when this close to the best motion
+MIN_MOTION = 1.0  # m of displacement across the walk that gives the heading
+ICP_ITERATIONS = 12
+MAX_SURPRISE_M = 0.6  # m a sweep's position may differ from the prediction...
+MAX_SURPRISE_SHARE = 0.25  # ...plus this share of the predicted displacement
+SLIDE_RANGE = 1.2  # m searched along the motion each way from the ICP result
+SLIDE_STEP = 0.1
+SLIDE_MIN_SPEED = 0.1  # m per frame (1 m/s at 10 Hz): slower objects are not searched along their motion
+MAX_MATCH_POINTS = 300  # per sweep, for the alignment only
+STACK_MOVING = False
+USE_SIGHTS = True
+CACHE_FRAMES = 2 * len(OFFSETS) + 4
 
 _frames: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _plain: OrderedDict = OrderedDict()  # callables that cannot be weakly referenced
+
+
+@dataclass(frozen=True)
+class ObjectContext:
+    """The object over time, in clicked-frame coordinates.
+
+    ``points`` (K, 3) every used sweep's object points moved onto the clicked
+    frame's object; ``sights`` the other sweeps' views; ``frames`` the frames
+    used (sorted, with the clicked one); ``shifts`` {frame: (2,) xy translation
+    applied}; ``heading`` the direction of motion (radians) or None when it did not move.
+    """
+
+    points: np.ndarray
+    sights: list[Sight]
+    frames: list[int]
+    shifts: dict[int, np.ndarray]
+    heading: float | None
 
 
 def _owner(fn: Callable) -> object:
@@ -64,48 +106,133 @@ def _crop(pts: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
     return pts[d2 < np.float32(radius**2)].astype(float)
 
 
-def static_object_points(
+def _thin(pts: np.ndarray, n: int) -> np.ndarray:
+    return pts if len(pts) <= n else pts[np.linspace(0, len(pts) - 1, n).astype(int)]
+
+
+def _register(src: np.ndarray, tree: cKDTree, init: np.ndarray) -> tuple[np.ndarray, float]:
+    """xy translation (2,) moving (K, 3) ``src`` onto the tree's points, from ``init``; and its mean residual."""
+    shift = np.asarray(init, dtype=float).copy()
+    for _ in range(ICP_ITERATIONS):
+        d, j = tree.query(src + np.r_[shift, 0.0], distance_upper_bound=MATCH_DIST)
+        ok = np.isfinite(d)
+        if ok.sum() < 3:
+            break
+        step = (tree.data[j[ok], :2] - (src[ok, :2] + shift)).mean(axis=0)
+        shift += step
+        if np.hypot(*step) < 0.01:
+            break
+    return shift, _residual(src, tree, shift)
+
+
+def _slide(src: np.ndarray, tree: cKDTree, shift: np.ndarray, res: float, velocity: np.ndarray) -> tuple[np.ndarray, float]:
+    """Best shift along the direction of motion near ``shift``, then refined.
+
+    A face parallel to the motion matches itself anywhere along it; only the
+    object's ends fix the slide, too weakly for ICP's mean step to get there.
+    """
+    speed = float(np.hypot(*velocity))
+    if speed < SLIDE_MIN_SPEED:
+        return shift, res
+    axis = velocity / speed
+    probe = _thin(src, 150)
+    steps = np.arange(-SLIDE_RANGE, SLIDE_RANGE + 1e-9, SLIDE_STEP)
+    scores = [_residual(probe, tree, shift + t * axis) for t in steps]
+    best = shift + steps[int(np.argmin(scores))] * axis
+    best, best_res = _register(src, tree, best)
+    return (best, best_res) if best_res < res else (shift, res)
+
+
+def _overlap(moved: np.ndarray, tree: cKDTree) -> float:
+    """Share of a sweep's (K, 3) points on the gathered surface, or of the gathered points on the sweep's.
+
+    Either way round: a sweep that shows a new side has most of its points off
+    the surface gathered so far, yet still covers what was seen.
+    """
+    d, _ = tree.query(moved, distance_upper_bound=INLIER_DIST)
+    back, _ = cKDTree(moved).query(tree.data, distance_upper_bound=INLIER_DIST)
+    return max(float(np.isfinite(d).mean()), float(np.isfinite(back).mean()))
+
+
+def _residual(src: np.ndarray, tree: cKDTree, shift: np.ndarray) -> float:
+    d, _ = tree.query(src + np.r_[shift, 0.0], distance_upper_bound=MATCH_DIST)
+    return float(np.minimum(d, MATCH_DIST).mean())
+
+
+def object_context(
     points_world_of: Callable[[int], np.ndarray],
     frame: int,
-    found_points: np.ndarray,
+    found,
     click: np.ndarray,
     limit: tuple[float, float, float],
     radius: float,
-    in_scene: Callable[[int], bool] | None = None,
-) -> tuple[np.ndarray, list[int]]:
-    """The (K, 3) world points of the clicked static object over neighbouring frames, and the frames used.
+    viewpoint_of: Callable[[int], np.ndarray | None] | None = None,
+) -> ObjectContext:
+    """The clicked object over the frames around ``frame``; see the module docstring.
 
-    ``found_points`` (M, 3) is the object cut out of ``frame`` (always part of the
-    result); ``click`` (3,) world; ``limit`` the (length, width, height) bound
-    of :func:`~lidarlabel.edit.fit.object_points_at`; ``in_scene(f)`` tells
-    whether frame ``f`` exists (otherwise a failing read ends the walk).
-    A moving object returns ``found_points`` alone (or with the sweeps before it moved).
+    ``found`` is the :class:`~lidarlabel.edit.fit.ObjectPoints` cut out of
+    ``frame`` at ``click`` (3,) world; ``limit`` the (length, width, height) bound
+    of :func:`~lidarlabel.edit.fit.object_points_at`; ``viewpoint_of(f)`` the
+    (3,) sensor position of frame ``f``, None outside the scene (without it, a
+    failing read ends the walk and sweeps give points but no sight).
     """
-    from lidarlabel.edit.fit import object_points_at
+    from lidarlabel.edit.fit import _extent, object_points_at
 
-    parts, used = [found_points], [frame]
-    centre0 = found_points[:, :2].mean(axis=0)
+    click = np.asarray(click, dtype=float).reshape(3)
+    parts, sights, shifts = [found.points], [], {frame: np.zeros(2)}
+    gathered = _thin(found.points, 4 * MAX_MATCH_POINTS)
     for direction in (-1, 1):
-        last = centre0
-        for k in range(1, WINDOW // STEP + 1):
-            f = frame + direction * k * STEP
-            if f < 0 or (in_scene is not None and not in_scene(f)):
+        velocity = np.zeros(2)  # object motion, m per frame
+        for k in OFFSETS:
+            f = frame + direction * k
+            vp = viewpoint_of(f) if viewpoint_of is not None else None
+            if f < 0 or (viewpoint_of is not None and vp is None):
                 break
             try:
                 pts = _cached_frame(points_world_of, f)
             except (IndexError, KeyError, ValueError, InputError):
                 break
-            near = _crop(pts, click, radius)
+            pred = velocity * direction * k
+            at = click + np.r_[pred, 0.0]
             try:
-                obj = object_points_at(near, click, limit, radius=radius).points
+                obj = object_points_at(_crop(pts, at, radius), at, limit, radius=radius)
             except InputError:
                 break
-            if len(obj) == 0:
+            if len(obj.points) < 3:
                 break
-            centre = obj[:, :2].mean(axis=0)
-            if np.linalg.norm(centre - last) > STATIC_SHIFT:
+            tree = cKDTree(gathered)
+            src = _thin(obj.points, MAX_MATCH_POINTS)
+            centroid = found.points[:, :2].mean(axis=0) - src[:, :2].mean(axis=0)
+            inits = [np.zeros(2), -pred] if k > OFFSETS[0] else [np.zeros(2), centroid]
+            tries = [_register(src, tree, init) for init in inits]
+            shift, res = min(tries, key=lambda t: t[1])
+            shift, res = _slide(src, tree, shift, res, velocity)
+            if _residual(src, tree, np.zeros(2)) <= res + STATIC_SLACK:
+                shift = np.zeros(2)
+            if _overlap(src + np.r_[shift, 0.0], tree) < MIN_INLIERS:
                 break
-            parts.append(obj)
-            used.append(f)
-            last = centre
-    return np.concatenate(parts), sorted(used)
+            if k > OFFSETS[0] and np.hypot(*(shift + pred)) > MAX_SURPRISE_M + MAX_SURPRISE_SHARE * np.hypot(*pred):
+                break  # not where its motion so far puts it: another object
+            moved = obj.points + np.r_[shift, 0.0]
+            union = _thin(np.r_[gathered, moved], 600)[:, :2]
+            if max(_extent(union)) > limit[0] or min(_extent(union)) > limit[1]:
+                break  # a neighbour joined the object in this sweep
+            parts.append(moved)
+            shifts[f] = shift
+            if vp is not None and USE_SIGHTS:
+                vp = np.asarray(vp, dtype=float)
+                blockers = np.r_[obj.surroundings, line_of_sight(pts, obj.points, vp, at, radius)]
+                sights.append(Sight(vp + np.r_[shift, 0.0], blockers + np.r_[shift, 0.0]))
+            gathered = _thin(np.r_[gathered, _thin(moved, MAX_MATCH_POINTS)], 4 * MAX_MATCH_POINTS)
+            velocity = -shift / (direction * k)
+    heading = None
+    order = sorted(shifts)
+    if order[-1] > order[0]:
+        t = np.array(order, dtype=float)
+        pos = -np.array([shifts[f] for f in order])  # the object's position relative to the clicked frame
+        slope = ((t - t.mean())[:, None] * pos).sum(axis=0) / ((t - t.mean()) ** 2).sum()
+        if np.hypot(*slope) * (t[-1] - t[0]) >= MIN_MOTION:
+            heading = float(np.arctan2(slope[1], slope[0]))
+    if heading is not None and not STACK_MOVING:
+        return ObjectContext(found.points, [], sorted(shifts), shifts, heading)
+    return ObjectContext(np.concatenate(parts), sights, sorted(shifts), shifts, heading)

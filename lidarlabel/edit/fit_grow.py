@@ -1,0 +1,197 @@
+"""Growing a one-click box past the ends of the object that no sweep saw: the occlusion test.
+
+A side seen shorter than the category's default size grows past an end only
+when the space beyond that end is hidden from the sensor by something nearer
+(the object itself, or another one): there the object may go on. With time
+context (:mod:`lidarlabel.edit.fit_context`) every sweep used is a
+:class:`Sight` of the object (its viewpoint and blockers moved into the
+clicked frame with the object); an end is free when ANY sight saw the space
+beyond it empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from lidarlabel.core.boxes import normalize_yaw, yaw_difference
+from lidarlabel.prelabel.fitting import fit_box
+
+__all__ = ["Sight", "fit_with_occlusion", "line_of_sight"]
+
+SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
+SAMPLING_GAP_RAD = 0.00175  # ...plus half an azimuth step (0.2 deg) at its range: the expected gap
+OCCLUSION_RAD = np.deg2rad(1.0)  # a nearer point within this elevation angle of a ray blocks it...
+OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a 0.2 deg scan)
+NEAR_FACE_INSET = 0.3  # m: where beside a seen face its continuation is tested
+OCCLUDER_GAP = 0.3  # m: an occluder must be this much nearer than the hidden position
+LOS_MARGIN_RAD = np.deg2rad(10.0)  # the prior may reach beyond the azimuths seen
+HEADING_AGREE = np.deg2rad(15.0)  # the L-shape heading is kept when this near the direction of motion
+
+
+@dataclass(frozen=True)
+class Sight:
+    """One sweep's view of the object: sensor position (3,) and (M, 3) possible blockers, clicked-frame coordinates."""
+
+    viewpoint: np.ndarray
+    blockers: np.ndarray
+
+
+def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: np.ndarray,
+                  crop_centre: np.ndarray, radius: float) -> np.ndarray:
+    """(M, 3) points of a sweep outside the crop but between the sensor and the object, within its azimuth span.
+
+    ``points_world`` (N, 3+) the whole sweep (float32 is fine), ``obj_points``
+    (K, 3) the object, ``viewpoint`` (3,) the sensor, all world frame; the crop is
+    the circle of ``radius`` around ``crop_centre`` (its points are the
+    surroundings already). Not ground-filtered: the occlusion test compares
+    elevation angles, and the road far from the object lies well below the rays that reach it.
+    A cheap wedge test on the whole sweep first, the exact one on what passes.
+    """
+    pts = np.asarray(points_world)[:, :3]
+    obj_rel = obj_points[:, :2] - viewpoint[:2]
+    r_max = float(np.hypot(obj_rel[:, 0], obj_rel[:, 1]).max())
+    centre_az = float(np.arctan2(obj_rel[:, 1].mean(), obj_rel[:, 0].mean()))
+    obj_daz = (np.arctan2(obj_rel[:, 1], obj_rel[:, 0]) - centre_az + np.pi) % (2 * np.pi) - np.pi
+    half = float(np.abs(obj_daz).max()) + LOS_MARGIN_RAD
+    rx = pts[:, 0] - pts.dtype.type(viewpoint[0])
+    ry = pts[:, 1] - pts.dtype.type(viewpoint[1])
+    if half < np.deg2rad(80.0):
+        c, s = np.cos(centre_az), np.sin(centre_az)
+        a = rx * c + ry * s
+        b = np.abs(ry * c - rx * s)
+        idx = np.flatnonzero((a > 0) & (a < r_max) & (b <= a * np.tan(half) + 1e-3))
+    else:
+        idx = np.arange(len(pts))
+    cand = pts[idx].astype(float)
+    rel = cand[:, :2] - viewpoint[:2]
+    keep = np.hypot(rel[:, 0], rel[:, 1]) < r_max
+    keep &= ((cand[:, 0] - crop_centre[0]) ** 2 + (cand[:, 1] - crop_centre[1]) ** 2) >= radius**2
+    keep &= np.isfinite(cand).all(axis=1)
+    daz = np.abs((np.arctan2(rel[:, 1], rel[:, 0]) - centre_az + np.pi) % (2 * np.pi) - np.pi)
+    return cand[keep & (daz < half)]
+
+
+def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, float],
+                       line_of_sight: np.ndarray | None = None, sights: Sequence[Sight] = (),
+                       heading: float | None = None) -> np.ndarray:
+    """(7,) world box of ``found`` (an :class:`~lidarlabel.edit.fit.ObjectPoints`) grown to ``prior`` where hidden.
+
+    A side seen shorter than the prior (length, width) grows past an end only when
+    the space beyond that end is hidden from ``viewpoint`` (3,) by something nearer
+    to the sensor, and from every other sight in ``sights``. An end with free, visible space
+    beyond it is where the object ends; it only moves out by the sensor's sampling gap.
+    Both ends hidden: grow away from the sensor. ``line_of_sight`` (M, 3) adds blockers
+    outside ``found.surroundings``. ``heading`` (radians, the direction of motion)
+    fixes which axis is the length; without it both are tried and the box nearer the prior wins.
+    """
+    pts = found.points
+    raw = _raw_fit(pts, found.ground_z, heading)
+    rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
+    gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
+    z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
+    blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
+    occs = [_Occluders(blockers, viewpoint)] + [_Occluders(s.blockers, s.viewpoint) for s in sights]
+    # Seen end-on, the longer seen side may be the width: try both axes as the length and keep
+    # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
+    best, best_cost = raw, np.inf
+    for turn in (0.0,) if heading is not None else (0.0, np.pi / 2):
+        box = _grow_box(pts, raw, float(raw[6]) + turn, prior, occs, viewpoint, gap, z_levels)
+        cost = float(np.abs(np.log(box[3:5] / np.asarray(prior[:2]))).sum())
+        if cost < best_cost - 1e-9:
+            best, best_cost = box, cost
+    best[6] = normalize_yaw(best[6])
+    return best
+
+
+def _raw_fit(pts: np.ndarray, ground_z: float, heading: float | None) -> np.ndarray:
+    """L-shape box; with a known direction of motion, the L-shape axis nearest it (or the motion itself)."""
+    if heading is None:
+        return fit_box(pts, ground_z=ground_z)
+    box = fit_box(pts, ground_z=ground_z, yaw_hint=heading)
+    if abs(yaw_difference(float(box[6]), heading)) > HEADING_AGREE:
+        box = fit_box(pts, ground_z=ground_z, yaw_hint=heading, axis=heading)
+    return box
+
+
+def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, float, float],
+              occs: list[_Occluders], viewpoint: np.ndarray, gap: float, z_levels: np.ndarray) -> np.ndarray:
+    c, s = np.cos(yaw), np.sin(yaw)
+    rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
+    uv = (pts[:, :2] - raw[:2]) @ rot.T
+    lo, hi = uv.min(axis=0), uv.max(axis=0)
+    vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
+    for k in range(2):
+        short = prior[k] - (hi[k] - lo[k])
+        if short <= 0:
+            continue
+        other = 1 - k
+        hidden = []
+        for end, sign in ((lo[k], -1.0), (hi[k], 1.0)):
+            along = end + sign * short * np.array([0.15, 0.5, 0.9])
+            inset = min(NEAR_FACE_INSET, (hi[other] - lo[other]) / 2) * np.array([0.2, 0.6, 1.0])
+            hidden.append(all(_hidden_beyond(occ, raw, rot, k, along, inset, lo, hi, z_levels) for occ in occs))
+        if hidden[0] and hidden[1]:
+            if abs(vp_uv[k] - lo[k]) <= abs(vp_uv[k] - hi[k]):
+                hi[k] += short
+            else:
+                lo[k] -= short
+        elif hidden[1]:
+            hi[k] += short
+        elif hidden[0]:
+            lo[k] -= short
+        else:
+            grow = min(gap, short / 2)
+            lo[k] -= grow
+            hi[k] += grow
+    mid = (lo + hi) / 2
+    out = raw.copy()
+    out[:2] = raw[:2] + mid @ rot
+    out[3:5] = hi - lo
+    out[6] = yaw
+    return out
+
+
+def _hidden_beyond(occ: _Occluders, raw: np.ndarray, rot: np.ndarray, k: int, along: np.ndarray, inset: np.ndarray,
+                   lo: np.ndarray, hi: np.ndarray, z_levels: np.ndarray) -> bool:
+    """Whether the continuation, past one end of axis ``k``, of the face nearer ``occ``'s sensor is hidden."""
+    # the object's own body hides the space beyond its far corners, never the prolongation of a face it shows
+    other = 1 - k
+    vp_uv = (occ.vp[:2] - raw[:2]) @ rot.T
+    near_lo = abs(vp_uv[other] - lo[other]) <= abs(vp_uv[other] - hi[other])
+    across = lo[other] + inset if near_lo else hi[other] - inset
+    grid = np.zeros((9, 2))
+    grid[:, k] = np.repeat(along, 3)
+    grid[:, other] = np.tile(across, 3)
+    return occ.hidden_fraction(raw[:2] + grid @ rot, z_levels) >= 0.5
+
+
+class _Occluders:
+    """Which positions are hidden from a viewpoint by (M, 3) points nearer to it."""
+
+    def __init__(self, points: np.ndarray, viewpoint: np.ndarray) -> None:
+        rel = points - viewpoint
+        self.az = np.arctan2(rel[:, 1], rel[:, 0])
+        self.r = np.hypot(rel[:, 0], rel[:, 1])
+        self.el = np.arctan2(rel[:, 2], self.r)
+        self.vp = viewpoint
+
+    def hidden_fraction(self, xy: np.ndarray, z_levels: np.ndarray) -> float:
+        """Fraction of the positions (xy (P, 2) at every height of ``z_levels``) hidden from the viewpoint."""
+        rel = xy - self.vp[:2]
+        az = np.arctan2(rel[:, 1], rel[:, 0])
+        r = np.hypot(rel[:, 0], rel[:, 1])
+        mid = np.arctan2(rel[:, 1].mean(), rel[:, 0].mean())
+        span = np.abs((az - mid + np.pi) % (2 * np.pi) - np.pi).max() + OCCLUSION_RAD
+        sel = (np.abs((self.az - mid + np.pi) % (2 * np.pi) - np.pi) < span) & (self.r < r.max() - OCCLUDER_GAP)
+        b_az, b_r, b_el = self.az[sel], self.r[sel], self.el[sel]
+        hidden = []
+        for z in z_levels:
+            el = np.arctan2(z - self.vp[2], r)
+            daz = np.abs((b_az[None, :] - az[:, None] + np.pi) % (2 * np.pi) - np.pi)
+            near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_AZ_RAD)
+            near &= np.abs(b_el[None, :] - el[:, None]) < OCCLUSION_RAD
+            hidden.append(near.any(axis=1))
+        return float(np.mean(hidden))
