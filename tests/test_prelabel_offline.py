@@ -124,3 +124,38 @@ def test_a_side_never_seen_past_grows_to_the_prior_away_from_the_sensor():
     b = t.boxes[0]
     rear = car[0] - car[3] / 2
     assert b[3] > 4.5 and abs((b[0] - b[3] / 2) - rear) < 0.15, b  # the seen rear stays, the length is the prior
+
+
+def test_a_car_boxed_twice_keeps_one_box_ranked_first():
+    ghost = CAR.copy()
+    ghost[0] += 0.8  # a second track on the same car (a split cluster) in the same frames
+    recs = [_record("p00000", range(0, 20), seed=1), _record("p00001", range(0, 12), ghost, seed=2)]
+    for ob in recs[1].observations.values():
+        ob.score = 0.5
+    opts = RefineOptions(angular_spacing=0.0)
+    out = refine_scene(recs, TIMES, opts)
+    assert len(out) == 2
+    main, dup = sorted(out, key=lambda r: -len(r.boxes))
+    assert all(dup.scores[f] < 0.5 * main.scores[f] for f in dup.boxes)
+    dropped = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, overlap_factor=0.0))
+    assert [len(r.boxes) for r in dropped] == [20]
+    kept = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, overlap_iou=1.0))
+    (a, b) = kept
+    assert min(b.scores.values()) > 0.5 * max(a.scores.values())
+
+
+def test_a_moving_track_bottom_ignores_one_frames_ground_error():
+    from lidarlabel.prelabel.refine import refine_track
+
+    rec = TrackRecord("p00000")
+    for f in range(20):
+        box = np.array([1.0 * f, 0.0, 0.75, 4.5, 1.85, 1.5, 0.0])
+        if f == 10:
+            box[2] += 0.4  # the ground under it read 0.4 m too high in one sweep
+        rec.observations[f] = Observation(f, int(TIMES[f]), box.copy(), box.copy(), 0.8, "car", 300,
+                                          np.array([1.0 * f - 15.0, 4.0, 1.8]), "vehicle.car", 0.9)
+    out = refine_track(rec, TIMES, RefineOptions(angular_spacing=0.0))
+    assert out.moving
+    assert abs(out.boxes[10][2] - out.boxes[10][5] / 2) < 0.05
+    raw = refine_track(rec, TIMES, RefineOptions(angular_spacing=0.0, bottom_window=1))
+    assert abs(raw.boxes[10][2] - raw.boxes[10][5] / 2 - 0.4) < 0.05

@@ -94,7 +94,9 @@ def refine_scene(
     if o.accumulate and frame_points:
         _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
                       by_id, frame_points, o)
-    out = sorted(refined.values(), key=lambda r: (min(r.boxes), r.id))
+    if o.overlap_iou < 1.0:
+        _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor)
+    out = sorted((r for r in refined.values() if r.boxes), key=lambda r: (min(r.boxes), r.id))
     prefix = records[0].id.rstrip("0123456789") if records else "p"
     for n, r in enumerate(out):
         r.id = f"{prefix}{n:05d}"
@@ -145,3 +147,34 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         new = np.array([xy[0], xy[1], box[2], L, W, box[5], yaw])
         for f in r.boxes:
             r.boxes[f] = new.copy()
+
+
+def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float) -> None:
+    """Per frame, a vehicle box overlapping a better track's box by more than ``max_iou`` (BEV) is scored down.
+
+    Two vehicles cannot overlap: such a pair is one object boxed twice (a
+    split cluster, a track and its ghost). Tracks are ranked by their best
+    score, so one pair always resolves the same way (no identity flips); the
+    lesser box keeps ``factor`` x its score (0: it is dropped).
+    """
+    rank = {id(r): (-max(r.scores.values(), default=0.0), -len(r.boxes)) for r in tracks}
+    per_frame: dict[int, list[RefinedTrack]] = {}
+    for r in tracks:
+        if r.detection_class in VEHICLES:
+            for f in r.boxes:
+                per_frame.setdefault(f, []).append(r)
+    for f, rs in per_frame.items():
+        if len(rs) < 2:
+            continue
+        rs = sorted(rs, key=lambda r: rank[id(r)])
+        boxes = np.array([r.boxes[f] for r in rs])
+        iou = bev_iou_matrix(boxes, boxes)
+        kept: list[int] = []
+        for i, r in enumerate(rs):
+            if not any(iou[i, j] > max_iou for j in kept):
+                kept.append(i)
+            elif factor > 0:
+                r.scores[f] *= factor
+            else:
+                del r.boxes[f], r.scores[f]
+                r.interpolated.discard(f)

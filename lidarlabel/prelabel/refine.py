@@ -41,6 +41,10 @@ class RefineOptions:
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
     accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
+    near_fraction: float = 1.0  # a static track's bottom: the median ground of this share of its nearest frames
+    bottom_window: int = 7  # frames in the running median of a moving track's bottom
+    overlap_iou: float = 0.2  # per frame, a vehicle box overlapping a higher-scored one more is dropped (1: off)
+    overlap_factor: float = 0.3  # ... or keeps this share of its score (0: dropped)
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
@@ -163,6 +167,27 @@ def _moving_heading(obs: list[Observation], first: int, states: np.ndarray, spee
         sl = slice(max(0, k - 2), k + 3)
         z = np.sum(weight[sl] * np.exp(1j * yaw[sl]))
         out[k] = np.angle(z) if abs(z) > 0 else motion[k]
+    return out
+
+
+def _bottoms(raw: np.ndarray, obs: list[Observation], first: int, xy: np.ndarray, moving: bool,
+             o: RefineOptions) -> np.ndarray:
+    """Box bottom z (T,) of a track from each observed frame's ground (``raw`` (T,), NaN where unobserved).
+
+    Far away the sensor sees no road in a car's shadow and the ground under it
+    is read too high: a static object takes the median over its nearest
+    frames (``o.near_fraction`` of them); a moving one a running median.
+    """
+    known = np.isfinite(raw)
+    out = np.interp(np.arange(len(raw)), np.flatnonzero(known), raw[known])
+    if not moving:
+        rng = np.array([np.hypot(*(xy[ob.frame - first] - ob.sensor[:2])) for ob in obs])
+        k = max(1, int(np.ceil(o.near_fraction * len(obs))))
+        near = np.argsort(rng)[:k]
+        out[:] = np.median([raw[obs[i].frame - first] for i in near])
+    elif o.bottom_window > 1:
+        h = o.bottom_window // 2
+        out = np.array([np.median(out[max(0, t - h):t + h + 1]) for t in range(len(out))])
     return out
 
 
@@ -297,10 +322,7 @@ def refine_track(
         w = npts / sigmas[known] ** 2
         w = w / w.sum()
         xy = np.tile(np.sum(anchored[known] * w[:, None], axis=0), (len(span_frames), 1))
-    known = np.isfinite(bottoms)
-    bottoms = np.interp(np.arange(len(bottoms)), np.flatnonzero(known), bottoms[known])
-    if not moving:
-        bottoms[:] = np.median(bottoms[known])
+    bottoms = _bottoms(bottoms, obs, frames[0], xy, moving, o)
     scores_sorted = np.sort([ob.score for ob in obs])[::-1]
     track_score = float(np.mean(scores_sorted[:5]) * (1.0 - np.exp(-len(obs) / 4.0)))
     # a box whose size came from priors rather than points is less often placed right
