@@ -100,3 +100,37 @@ def test_ground_around_a_far_car_is_the_road_not_its_underside():
     assert _ground_around(model, car, 2.0, under=-0.4) == -0.4
     empty = GroundModel(np.zeros(2), 0.5, np.full((40, 40), np.nan))
     assert _ground_around(empty, car, 2.0, under=0.3) == 0.3
+
+
+def _jittered(speed: float, seed: int) -> TrackRecord:
+    """A car's full-size detections whose centres jump between anchors 1.2 m apart every few frames.
+
+    That is how a far parked car's partial views are placed: on its rear, then
+    its front, then its rear again, as the cluster grows and shrinks.
+    """
+    rng = np.random.default_rng(seed)
+    offsets = np.repeat(rng.choice([-1.2, 0.0, 1.2], 10), 4)
+    rec = TrackRecord("p00000")
+    for f in range(40):
+        box = np.array([40.0 + speed * f * DT_US / 1e6 + offsets[f], 8.0, H / 2, L, W, H, 0.0])
+        rec.observations[f] = Observation(f, f * DT_US, box.copy(), box.copy(), 0.6, "car", 40,
+                                          np.array([0.5 * f, 0.0, 1.8]), "vehicle.car", 0.9)
+    return rec
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_far_parked_car_whose_views_jitter_stays_static(seed):
+    times = np.arange(40) * DT_US
+    rec = _jittered(0.0, seed)
+    out = refine_track(rec, times, RefineOptions(angular_spacing=0.0))
+    mean_x = np.mean([ob.box[0] for ob in rec.observations.values()])
+    assert not out.moving and abs(out.boxes[0][0] - mean_x) < 0.1  # one box where the views average
+    # the rule that only bounds the spread of the centres calls it moving
+    old = refine_track(_jittered(0.0, seed), times, RefineOptions(angular_spacing=0.0, static_drift=False))
+    assert old.moving
+
+
+def test_a_slow_car_with_jittering_views_still_moves():
+    out = refine_track(_jittered(1.5, 0), np.arange(40) * DT_US, RefineOptions(angular_spacing=0.0))
+    assert out.moving
+    assert abs(out.boxes[39][0] - out.boxes[0][0] - 1.5 * 3.9) < 1.0

@@ -21,7 +21,6 @@ from lidarlabel.prelabel.fitting import _closeness
 
 __all__ = ["StaticShape", "crop_tracks", "static_shape"]
 
-_ANGLES = np.deg2rad(np.arange(-20.0, 20.01, 1.0))
 _FINE = np.deg2rad(np.arange(-1.0, 1.01, 0.1))
 _MAX_HEADING_POINTS = 800
 _MIN_INCIDENCE = np.sin(np.deg2rad(15.0))  # flatter sight lines sample a face too sparsely to end it
@@ -82,23 +81,32 @@ def crop_tracks(points: np.ndarray, boxes: np.ndarray, margin: float) -> list[np
     return [sub[m] for m in inside]
 
 
-def _heading(xy: np.ndarray, yaw_guess: float) -> float:
-    """Rectangle axis of (N, 2) points within 20 degrees of ``yaw_guess`` (1, then 0.1 degree steps)."""
+def _heading(xy: np.ndarray, yaw_guess: float, max_turn: float) -> float:
+    """Rectangle axis of (N, 2) points nearest ``yaw_guess`` (rad): 1, then 0.1 degree steps.
+
+    ``max_turn`` (rad) bounds the search around the guess; from pi/4 on, every
+    axis is tried and the candidate nearest the guess (modulo pi/2) is returned.
+    """
     if len(xy) > _MAX_HEADING_POINTS:
         xy = xy[np.linspace(0, len(xy) - 1, _MAX_HEADING_POINTS).astype(int)]
     xy = xy - xy.mean(axis=0)
-    a = yaw_guess + _ANGLES
+    if max_turn >= np.pi / 4:
+        a = np.deg2rad(np.arange(0.0, 90.0, 1.0))
+    else:
+        a = yaw_guess + np.arange(-max_turn, max_turn + 1e-9, np.deg2rad(1.0))
     best = a[int(np.argmax(_closeness(xy, a)))]
     fine = best + _FINE
-    return float(fine[int(np.argmax(_closeness(xy, fine)))])
+    theta = float(fine[int(np.argmax(_closeness(xy, fine)))])
+    k = np.round((yaw_guess - theta) / (np.pi / 2))
+    return theta + k * np.pi / 2
 
 
 def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float, spacing: float,
-                 min_points: int = 30) -> StaticShape | None:
+                 min_points: int = 30, max_turn: float = np.deg2rad(20.0)) -> StaticShape | None:
     """Outline of a static object from per-frame world points ``clouds[k]`` (N_k, 3) seen from ``sensors[k]`` (3,).
 
     ``yaw_guess`` (rad): the track's heading (the fitted axis may turn it by
-    up to 20 degrees); ``spacing`` (m): the distance between neighbouring
+    up to ``max_turn``); ``spacing`` (m): the distance between neighbouring
     returns at the object's range. A side counts as seen past when a frame's
     points reach it (within 2 spacings, at least 0.3 m) while its sensor faced
     that side, or faced the adjacent face at more than 15 degrees of
@@ -108,17 +116,19 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
     if not keep or sum(len(clouds[k]) for k in keep) < min_points:
         return None
     pts = np.concatenate([clouds[k] for k in keep])
-    yaw = _heading(pts[:, :2], yaw_guess)
+    yaw = _heading(pts[:, :2], yaw_guess, max_turn)
     c, s = np.cos(yaw), np.sin(yaw)
-    rot = np.array([[c, s], [-s, c]])
-    uv = pts[:, :2] @ rot.T
+    def to_uv(xy: np.ndarray) -> np.ndarray:  # elementwise, not BLAS: the same bits on any thread count
+        return np.stack([c * xy[..., 0] + s * xy[..., 1], -s * xy[..., 0] + c * xy[..., 1]], axis=-1)
+
+    uv = to_uv(pts[:, :2])
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     seen_lo, seen_hi = np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
     tol = max(0.3, 2 * spacing)
     for k in keep:
-        q = clouds[k][:, :2] @ rot.T
+        q = to_uv(clouds[k][:, :2])
         qlo, qhi = q.min(axis=0), q.max(axis=0)
-        sv = rot @ np.asarray(sensors[k], dtype=float)[:2]
+        sv = to_uv(np.asarray(sensors[k], dtype=float)[:2])
         for ax in range(2):
             other = 1 - ax
             # sensor beside the adjacent faces: sees them (and their ends) at this incidence

@@ -37,6 +37,7 @@ class RefineOptions:
     reclassify: bool = True  # re-derive category and size from shape (geometric detector)
     accumulate: bool = True  # static vehicles: one box fitted to all frames' cropped points (offline.py)
     unseen_weight: float = 0.5  # centre noise (m) per metre of a frame's unseen outline (0: all frames alike)
+    static_drift: bool = True  # a vehicle whose anchored centres drift less than moving_distance is static
     static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
@@ -168,6 +169,22 @@ def _moving_heading(obs: list[Observation], first: int, states: np.ndarray, spee
         z = np.sum(weight[sl] * np.exp(1j * yaw[sl]))
         out[k] = np.angle(z) if abs(z) > 0 else motion[k]
     return out
+
+
+def _drift(t: np.ndarray, xy: np.ndarray, sigma: np.ndarray) -> float:
+    """Distance (m) a straight-line motion fitted to positions xy (T, 2) at times t (T,) covers over the track.
+
+    Weighted by 1 / sigma^2 (T,): a parked car's anchored centres jitter with
+    its partial views but do not drift; a moving one's do.
+    """
+    if len(t) < 3 or np.ptp(t) <= 0:
+        return 0.0
+    w = 1.0 / np.maximum(sigma, 1e-3) ** 2
+    tm = np.sum(w * t) / w.sum()
+    dt = t - tm
+    d = xy - np.sum(w[:, None] * xy, axis=0) / w.sum()
+    v = np.sum((w * dt)[:, None] * d, axis=0) / max(float(np.sum(w * dt * dt)), 1e-9)
+    return float(np.hypot(*v) * np.ptp(t))
 
 
 def _bottoms(raw: np.ndarray, obs: list[Observation], first: int, xy: np.ndarray, moving: bool,
@@ -309,8 +326,12 @@ def refine_track(
         # when one box placed on the visible sides explains every frame
         still = solve(False)
         if still is not None:
-            c = still[6][np.isfinite(still[6][:, 0])]
+            ok = np.isfinite(still[6][:, 0])
+            c = still[6][ok]
             if np.percentile(np.hypot(*(c - np.median(c, axis=0)).T), 80) < o.static_tolerance:
+                moving, solved = False, still
+            elif o.static_drift and _drift(t_all[ok], c, still[9][ok]) < o.moving_distance:
+                # far partial views jitter more than the tolerance, but a parked car does not drift
                 moving, solved = False, still
     if solved is None:
         return None
