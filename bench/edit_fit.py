@@ -1,6 +1,7 @@
 """One-click fit quality against simulated ground truth, per seed group, and its speed.
 
-Usage: python bench/edit_fit.py [--scenes DIR] [--frames-eval 0 10 20] [--no-context]
+Usage: python bench/edit_fit.py [--scenes DIR] [--frames-eval 0 10 20] [--modes single context]
+       [--no-category-modes context] [--groups ...]
 
 Cases: every ``vehicle.car`` box with >= 50 LiDAR points in the evaluated frames
 of each simulated scene (64 beams, 21 frames); the click is the car's point
@@ -8,8 +9,9 @@ nearest its ground-truth centre; the category is given (``vehicle.car``) and,
 separately, left out. Scenes are read from ``DIR/s<seed>.h5`` when present,
 otherwise simulated into a temporary folder (``lidarlabel sample``).
 Modes: ``single`` (the clicked frame only) and ``context`` (neighbouring frames
-through ``points_world_of``, as the editing session passes them).
-Prints one line per seed group and mode, then one JSON object with every figure.
+through ``points_world_of``, as ``EditSession.fit_box_at`` passes them).
+Prints one line per seed group and mode (and the held-out groups pooled),
+then one JSON object with every figure.
 """
 
 from __future__ import annotations
@@ -99,6 +101,23 @@ def evaluate(path: Path, frames_eval: list[int], context: bool, category: str | 
     return {"ious": ious, "ms": ms, "first_ms": first_ms, "moving": moving}
 
 
+def report(name: str, key: str, acc: dict) -> dict:
+    """Figures of one seed group and mode; prints one line."""
+    iou = np.array(acc["ious"])
+    mov = np.array(acc["moving"], dtype=bool)
+    fig = {"cases": len(iou), "frac_iou_ge_0.8": round(float((iou >= 0.8).mean()), 3),
+           "mean_iou": round(float(iou.mean()), 3),
+           "moving_cases": int(mov.sum()),
+           "moving_frac_ge_0.8": round(float((iou[mov] >= 0.8).mean()), 3) if mov.any() else None,
+           "ms_median": round(float(np.median(acc["ms"])), 1) if acc["ms"] else None,
+           "ms_p95": round(float(np.percentile(acc["ms"], 95)), 1) if acc["ms"] else None,
+           "first_fit_ms_median": round(float(np.median(acc["first_ms"])), 1) if acc["first_ms"] else None}
+    print(f"{name:18s} {key:22s} cases {fig['cases']:4d}  IoU>=0.8 {fig['frac_iou_ge_0.8']:.1%}  "
+          f"mean {fig['mean_iou']:.3f}  moving {fig['moving_frac_ge_0.8']} ({fig['moving_cases']})  "
+          f"ms median {fig['ms_median']} p95 {fig['ms_p95']} first {fig['first_fit_ms_median']}", flush=True)
+    return fig
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=Path, default=None, help="folder with s<seed>.h5 scenes (21 frames, 64 beams)")
@@ -108,6 +127,7 @@ def main() -> None:
     ap.add_argument("--groups", nargs="*", default=list(GROUPS))
     a = ap.parse_args()
     out: dict = {"frames": a.frames_eval, "groups": {}}
+    pooled: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in a.groups:
             row: dict = {}
@@ -121,21 +141,14 @@ def main() -> None:
                         r = evaluate(scene_path(seed, a.scenes, Path(tmp)), a.frames_eval, mode == "context", category)
                         for k in acc:
                             acc[k] += r[k]
-                    iou = np.array(acc["ious"])
-                    mov = np.array(acc["moving"], dtype=bool)
-                    fig = {"cases": len(iou), "frac_iou_ge_0.8": round(float((iou >= 0.8).mean()), 3),
-                           "mean_iou": round(float(iou.mean()), 3),
-                           "moving_cases": int(mov.sum()),
-                           "moving_frac_ge_0.8": round(float((iou[mov] >= 0.8).mean()), 3) if mov.any() else None,
-                           "ms_median": round(float(np.median(acc["ms"])), 1) if acc["ms"] else None,
-                           "ms_p95": round(float(np.percentile(acc["ms"], 95)), 1) if acc["ms"] else None,
-                           "first_fit_ms_median": round(float(np.median(acc["first_ms"])), 1) if acc["first_ms"] else None}
-                    row[key] = fig
-                    print(f"{name:18s} {key:22s} cases {fig['cases']:4d}  IoU>=0.8 {fig['frac_iou_ge_0.8']:.1%}  "
-                          f"mean {fig['mean_iou']:.3f}  moving {fig['moving_frac_ge_0.8']} ({fig['moving_cases']})  "
-                          f"ms median {fig['ms_median']} p95 {fig['ms_p95']} first {fig['first_fit_ms_median']}",
-                          flush=True)
+                    if name.startswith("held-out"):
+                        into = pooled.setdefault(key, {k: [] for k in acc})
+                        for k in acc:
+                            into[k] += acc[k]
+                    row[key] = report(name, key, acc)
             out["groups"][name] = row
+    if len([n for n in a.groups if n.startswith("held-out")]) > 1:
+        out["groups"]["held-out, all"] = {key: report("held-out, all", key, acc) for key, acc in pooled.items()}
     print(json.dumps(out))
 
 

@@ -44,6 +44,7 @@ POLE_EXCESS = 0.5  # m above the object's median column top
 POLE_MAX_WIDTH = 0.6  # m: wider tall parts are the object's own (a truck's cab)
 JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the object's points
 GROW_SLACK = 1.1
+SPLIT_GAP = 0.5  # m: an empty stretch this wide across an implausibly large object separates two
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,38 @@ def object_points_at(
     return ObjectPoints(obj[member][keep], float(np.median(obj_gz[member])), obj)
 
 
+def split_at_gaps(pts: np.ndarray, click: np.ndarray, heading: float | None,
+                  limit: tuple[float, float, float]) -> np.ndarray:
+    """The (K', 3) part of the object's (K, 3) world points on the click's side of any wide gap.
+
+    Along the heading (radians; the L-shape's longer side without it) and across
+    it, an object longer or wider than ``limit`` (length, width) is two objects
+    that touched in the grid or were joined (a car beside the end of a bus):
+    it is cut at empty stretches of at least ``SPLIT_GAP``, keeping the run that
+    holds the click's (3,) position (or is nearest to it).
+    """
+    if len(pts) < 10:
+        return pts
+    yaw = float(fit_box(pts, yaw_hint=heading)[6]) if heading is None else heading
+    c, s = np.cos(yaw), np.sin(yaw)
+    keep = np.ones(len(pts), dtype=bool)
+    for axis, most in ((np.array([c, s]), limit[0]), (np.array([-s, c]), limit[1])):
+        t = pts[:, :2] @ axis
+        if np.ptp(t[keep]) <= most:
+            continue
+        order = np.sort(t[keep])
+        cuts = np.flatnonzero(np.diff(order) >= SPLIT_GAP)
+        if len(cuts) == 0:
+            continue
+        starts = np.r_[order[0], order[cuts + 1]]
+        ends = np.r_[order[cuts], order[-1]]
+        at = float(click[:2] @ axis)
+        dist = np.maximum(starts - at, 0) + np.maximum(at - ends, 0)
+        j = int(np.argmin(dist))
+        keep &= (t >= starts[j]) & (t <= ends[j])
+    return pts[keep]
+
+
 def drop_posts(pts: np.ndarray, gz: np.ndarray) -> np.ndarray:
     """Mask (K,) of the (K, 3) points that are not a thin post standing out above the object.
 
@@ -210,6 +243,7 @@ def fit_at_point(
         ctx = object_context(points_world_of, frame, found, click, limit, RADIUS, viewpoint_of)
         found = ObjectPoints(ctx.points, found.ground_z, found.surroundings)
         sights, heading = ctx.sights, ctx.heading
+    found = ObjectPoints(split_at_gaps(found.points, click, heading, limit), found.ground_z, found.surroundings)
     if category is None:
         raw = fit_box(found.points, ground_z=found.ground_z)
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
