@@ -159,3 +159,22 @@ def test_a_moving_track_bottom_ignores_one_frames_ground_error():
     assert abs(out.boxes[10][2] - out.boxes[10][5] / 2) < 0.05
     raw = refine_track(rec, TIMES, RefineOptions(angular_spacing=0.0, bottom_window=1))
     assert abs(raw.boxes[10][2] - raw.boxes[10][5] / 2 - 0.4) < 0.05
+
+
+def test_a_flank_too_long_for_a_width_turns_the_box():
+    car = np.array([40.0, 8.0, 0.75, 4.5, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 10))
+    for f, ob in recs[0].observations.items():
+        # each frame sees 2 m of the near flank (its ends hidden), a different 2 m as the ego moves;
+        # the detector read each piece as a car's rear (heading across the flank)
+        x0 = 38.7 + 0.066 * f
+        near = points[f][np.abs(points[f][:, 1] - (car[1] - car[4] / 2)) < 0.05]
+        points[f] = near[(near[:, 0] >= x0) & (near[:, 0] <= x0 + 2.0)]
+        ob.box = np.array([x0 + 1.0, 7.1 + 2.315, 0.75, 4.63, 2.0, 1.5, np.pi / 2])
+        ob.observed = np.array([x0 + 1.0, 7.1, 0.75, 0.1, 2.0, 1.5, np.pi / 2])
+        ob.num_points = len(points[f])
+    (kept,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, accumulate_swap=-1.0), points)
+    assert kept.detection_class == "car" and abs(np.cos(kept.boxes[0][6])) < 0.1, kept.boxes[0]
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
+    b = t.boxes[0]
+    assert abs(np.sin(b[6])) < 0.1 and b[3] > 4.0 and b[4] < 2.3, b  # along the flank

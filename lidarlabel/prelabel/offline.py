@@ -132,6 +132,11 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         if shape is None:
             continue
         cr = CLASS_RANGES[r.detection_class]
+        ext = shape.hi - shape.lo
+        if o.accumulate_swap >= 0 and ext[1] > cr.width[1] + o.accumulate_swap and ext[0] <= cr.width[1]:
+            # wider across than any such vehicle, and narrow along: the heading was read off a short flank
+            swapped = static_shape(clouds[r.id], sens, float(shape.yaw) + np.pi / 2, spacing)
+            shape = swapped or shape
         prior = size_prior(r.detection_class)
         ext = shape.hi - shape.lo + spacing
         size = []

@@ -41,6 +41,7 @@ class RefineOptions:
     static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
+    accumulate_swap: float = 0.0  # m: an outline this much wider than the class allows swaps axes (< 0: off)
     accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
     near_fraction: float = 1.0  # a static track's bottom: the median ground of this share of its nearest frames
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
