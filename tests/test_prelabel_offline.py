@@ -178,3 +178,25 @@ def test_a_flank_too_long_for_a_width_turns_the_box():
     (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
     b = t.boxes[0]
     assert abs(np.sin(b[6])) < 0.1 and b[3] > 4.0 and b[4] < 2.3, b  # along the flank
+
+
+def _moving(tid: str, frames: range, y: float, seed: int) -> TrackRecord:
+    """A car driving along +x at 10 m/s in the lane at ``y``, fully seen."""
+    rng = np.random.default_rng(seed)
+    rec = TrackRecord(tid)
+    for f in frames:
+        box = np.array([10.0 * f * DT_US / 1e6 + rng.normal(0, 0.05), y, 0.75, 4.5, 1.85, 1.5, 0.0])
+        rec.observations[f] = Observation(f, int(TIMES[f]), box.copy(), box.copy(), 0.7, "car", 300,
+                                          np.array([0.0, -10.0, 1.8]), "vehicle.car", 0.9)
+    return rec
+
+
+def test_a_moving_car_whose_track_broke_is_one_track_again():
+    recs = [_moving("p00000", range(0, 15), 0.0, 1), _moving("p00001", range(19, 40), 0.0, 2)]
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0))
+    assert t.moving and sorted(t.boxes) == list(range(40))  # the 3-frame gap is bridged
+    assert abs(t.boxes[17][0] - 17.0) < 0.3
+    assert len(refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, link_moving=False))) == 2
+    # the car in the next lane, starting where the first one's track ended, is another car
+    recs = [_moving("p00000", range(0, 15), 0.0, 1), _moving("p00001", range(19, 40), 3.5, 2)]
+    assert len(refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0))) == 2

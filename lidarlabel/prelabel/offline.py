@@ -19,7 +19,7 @@ from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import TrackRecord
 
-__all__ = ["merge_candidates", "refine_scene"]
+__all__ = ["link_candidates", "merge_candidates", "refine_scene"]
 
 
 def _static_box(r: RefinedTrack) -> np.ndarray:
@@ -58,6 +58,54 @@ def merge_candidates(refined: list[RefinedTrack], records: dict[str, TrackRecord
     return [[cand[k].id for k in sorted(m, key=lambda k: min(frames[k]))] for m in members.values() if len(m) > 1]
 
 
+def _end_state(r: RefinedTrack, times_s: np.ndarray, last: bool) -> tuple[int, np.ndarray, np.ndarray]:
+    """Frame, xy (2,) and velocity (2,) m/s at one end of a track (from its last or first 4 boxes)."""
+    fr = sorted(r.boxes)
+    f0, f1 = (fr[-min(4, len(fr))], fr[-1]) if last else (fr[0], fr[min(3, len(fr) - 1)])
+    dt = times_s[f1] - times_s[f0]
+    v = (r.boxes[f1][:2] - r.boxes[f0][:2]) / dt if dt > 0 else np.zeros(2)
+    f = f1 if last else f0
+    return f, r.boxes[f][:2], v
+
+
+def link_candidates(refined: list[RefinedTrack], times_s: np.ndarray, o: RefineOptions) -> list[list[str]]:
+    """Chains of moving vehicle track ids (each >= 2) that are one vehicle whose track broke.
+
+    A track that ends and one that starts within ``o.max_gap`` frames (or
+    overlaps it by up to ``o.link_overlap``) are joined when each one's
+    constant-velocity extrapolation reaches the other's end within
+    ``o.link_distance`` m and their velocities differ by less than
+    ``o.link_speed`` m/s. Best pairs first; one successor per track.
+    """
+    cand = [r for r in refined if r.moving and r.detection_class in VEHICLES]
+    ends = {r.id: _end_state(r, times_s, True) for r in cand}
+    starts = {r.id: _end_state(r, times_s, False) for r in cand}
+    pairs = []
+    for a in cand:
+        fa, pa, va = ends[a.id]
+        for b in cand:
+            fb, pb, vb = starts[b.id]
+            if a is b or not -o.link_overlap <= fb - fa <= o.max_gap + 1 or min(b.boxes) <= min(a.boxes):
+                continue
+            dt = times_s[fb] - times_s[fa]
+            miss = max(np.hypot(*(pa + va * dt - pb)), np.hypot(*(pb - vb * dt - pa)))
+            if miss < o.link_distance and np.hypot(*(va - vb)) < o.link_speed:
+                pairs.append((miss, a.id, b.id))
+    nxt: dict[str, str] = {}
+    prv: dict[str, str] = {}
+    for _, a, b in sorted(pairs):
+        if a in nxt or b in prv:
+            continue
+        nxt[a], prv[b] = b, a
+    chains = []
+    for head in (r.id for r in cand if r.id in nxt and r.id not in prv):
+        chain = [head]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        chains.append(chain)
+    return chains
+
+
 def _pooled(recs: list[TrackRecord]) -> TrackRecord:
     """One record with every observation of ``recs``; on a shared frame the one with more points."""
     out = TrackRecord(recs[0].id)
@@ -87,6 +135,18 @@ def refine_scene(
             r = refine_track(merged, frame_times_us, o)
             if r is None or r.moving or r.detection_class not in VEHICLES:
                 continue  # the pooled frames are no single parked vehicle after all
+            for i in ids:
+                refined.pop(i)
+            refined[r.id] = r
+            by_id[r.id] = merged
+    if o.link_moving:
+        times_s = np.asarray(frame_times_us, dtype=float) / 1e6
+        for ids in link_candidates(list(refined.values()), times_s, o):
+            ids = [i for i in ids if i in refined]
+            merged = _pooled([by_id[i] for i in ids])
+            r = refine_track(merged, frame_times_us, o)
+            if r is None or r.detection_class not in VEHICLES:
+                continue
             for i in ids:
                 refined.pop(i)
             refined[r.id] = r

@@ -47,6 +47,10 @@ class RefineOptions:
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
     overlap_iou: float = 0.2  # per frame, a vehicle box overlapping a higher-scored one more is dropped (1: off)
     overlap_factor: float = 0.3  # ... or keeps this share of its score (0: dropped)
+    link_moving: bool = True  # join moving vehicle tracks that break and resume (offline.py)
+    link_overlap: int = 2  # ... overlapping by at most this many frames
+    link_distance: float = 2.0  # m: ... when each one's extrapolation reaches the other's end this close
+    link_speed: float = 3.0  # m/s: ... and their velocities differ less
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
