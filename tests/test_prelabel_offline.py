@@ -200,3 +200,15 @@ def test_a_moving_car_whose_track_broke_is_one_track_again():
     # the car in the next lane, starting where the first one's track ended, is another car
     recs = [_moving("p00000", range(0, 15), 0.0, 1), _moving("p00001", range(19, 40), 3.5, 2)]
     assert len(refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0))) == 2
+
+
+def test_a_moving_car_ranks_below_a_parked_one_of_the_same_score():
+    parked = _record("p00000", range(0, 20), seed=1)
+    driving = _moving("p00001", range(0, 20), -6.0, 2)
+    out = {r.moving: r for r in refine_scene([parked, driving], TIMES, RefineOptions(angular_spacing=0.0))}
+    raw = {r.moving: r for r in refine_scene([parked, driving], TIMES,
+                                             RefineOptions(angular_spacing=0.0, moving_score_scale=1.0))}
+    assert raw[True].scores[5] > 0.4 and abs(raw[True].scores[5] - raw[False].scores[5]) < 0.05
+    assert out[True].scores[5] < out[False].scores[5] - 0.05
+    assert out[True].scores[5] >= 0.4  # compressed above the knee, not pushed below it
+    assert out[False].scores == raw[False].scores

@@ -154,6 +154,11 @@ def refine_scene(
     if o.accumulate and frame_points:
         _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
                       by_id, frame_points, o)
+    if o.moving_score_scale != 1.0:  # rank a static vehicle's box above a moving one of the same score
+        for r in refined.values():
+            if r.moving and r.detection_class in VEHICLES:
+                c = o.moving_score_knee
+                r.scores = {f: v if v <= c else c + (v - c) * o.moving_score_scale for f, v in r.scores.items()}
     if o.overlap_iou < 1.0:
         _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor)
     out = sorted((r for r in refined.values() if r.boxes), key=lambda r: (min(r.boxes), r.id))
@@ -212,6 +217,7 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         new = np.array([xy[0], xy[1], box[2], L, W, box[5], yaw])
         for f in r.boxes:
             r.boxes[f] = new.copy()
+
 
 
 def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float) -> None:

@@ -51,6 +51,10 @@ class RefineOptions:
     link_overlap: int = 2  # ... overlapping by at most this many frames
     link_distance: float = 2.0  # m: ... when each one's extrapolation reaches the other's end this close
     link_speed: float = 3.0  # m/s: ... and their velocities differ less
+    # moving vehicle boxes above the knee are less often right than static ones of the same score
+    # (one frame's partial view against one fit to every frame): their excess over it is scaled
+    moving_score_scale: float = 0.5
+    moving_score_knee: float = 0.4  # the score where car precision rises past 0.5 (tuning seeds, docs)
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
