@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.edit.fit_context import object_context
-from lidarlabel.edit.fit_grow import fit_with_occlusion, line_of_sight
+from lidarlabel.edit.fit_grow import fit_with_occlusion, line_of_sight, seen_extents
 from lidarlabel.errors import InputError
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
@@ -44,6 +44,7 @@ POLE_EXCESS = 0.5  # m above the object's median column top
 POLE_MAX_WIDTH = 0.6  # m: wider tall parts are the object's own (a truck's cab)
 JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the object's points
 GROW_SLACK = 1.1
+USE_SEEN_EXTENTS = True
 SPLIT_GAP = 0.5  # m: an empty stretch this wide across an implausibly large object separates two
 
 
@@ -238,17 +239,20 @@ def fit_at_point(
         if ext[0] > car[0] or ext[1] > car[1]:
             limit = max_extent(None, onto)
             found = object_points_at(points_world, click, limit)
-    sights, heading = (), None
+    sights, heading, views = (), None, []
     if frame is not None and points_world_of is not None:
         ctx = object_context(points_world_of, frame, found, click, limit, RADIUS, viewpoint_of)
         found = ObjectPoints(ctx.points, found.ground_z, found.surroundings)
-        sights, heading = ctx.sights, ctx.heading
+        sights, heading, views = ctx.sights, ctx.heading, ctx.views
     found = ObjectPoints(split_at_gaps(found.points, click, heading, limit), found.ground_z, found.surroundings)
     if category is None:
         raw = fit_box(found.points, ground_z=found.ground_z)
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
     prior = tuple(float(v) for v in onto.default_size(category))
+    if heading is not None and views and USE_SEEN_EXTENTS:
+        seen = seen_extents(views, heading, prior, found.ground_z)
+        prior = tuple(p if s is None else s for p, s in zip(prior, (*seen, None), strict=True))
     if viewpoint is None:
         box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z, yaw_hint=heading)
     else:

@@ -11,15 +11,14 @@ beyond it empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from lidarlabel.core.boxes import normalize_yaw, yaw_difference
 from lidarlabel.prelabel.fitting import fit_box
 
-__all__ = ["Sight", "fit_with_occlusion", "line_of_sight"]
+__all__ = ["Sight", "fit_with_occlusion", "line_of_sight", "seen_extents"]
 
 SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
 SAMPLING_GAP_RAD = 0.00175  # ...plus half an azimuth step (0.2 deg) at its range: the expected gap
@@ -28,15 +27,25 @@ OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a
 NEAR_FACE_INSET = 0.3  # m: where beside a seen face its continuation is tested
 OCCLUDER_GAP = 0.3  # m: an occluder must be this much nearer than the hidden position
 LOS_MARGIN_RAD = np.deg2rad(10.0)  # the prior may reach beyond the azimuths seen
+MIN_VIEW_POINTS = 20  # a sweep with fewer object points does not measure a moving object's size
 HEADING_AGREE = np.deg2rad(15.0)  # the L-shape heading is kept when this near the direction of motion
 
 
-@dataclass(frozen=True)
 class Sight:
-    """One sweep's view of the object: sensor position (3,) and (M, 3) possible blockers, clicked-frame coordinates."""
+    """One sweep's view of the object, in clicked-frame coordinates.
 
-    viewpoint: np.ndarray
-    blockers: np.ndarray
+    ``viewpoint`` (3,) the sensor; ``near`` (M, 3) possible blockers around the
+    object; ``far()`` -> (M', 3) those farther out, on the line of sight (a
+    whole-sweep scan, so it runs only when the growth test asks this sight).
+    """
+
+    def __init__(self, viewpoint: np.ndarray, near: np.ndarray,
+                 far: Callable[[], np.ndarray] | None = None) -> None:
+        self.viewpoint, self.near, self._far = viewpoint, near, far
+
+    def blockers(self) -> np.ndarray:
+        """(M, 3) every possible blocker of this sight."""
+        return self.near if self._far is None else np.r_[self.near, self._far()]
 
 
 def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: np.ndarray,
@@ -93,7 +102,7 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
     z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
     blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
-    occs = [_Occluders(blockers, viewpoint)] + [_Occluders(s.blockers, s.viewpoint) for s in sights]
+    occs = _Sights(_Occluders(blockers, viewpoint), sights)
     # Seen end-on, the longer seen side may be the width: try both axes as the length and keep
     # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
     best, best_cost = raw, np.inf
@@ -104,6 +113,31 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
             best, best_cost = box, cost
     best[6] = normalize_yaw(best[6])
     return best
+
+
+def seen_extents(views: Sequence[tuple[np.ndarray, Sight]], heading: float, prior: tuple[float, float, float],
+                 ground_z: float) -> tuple[float | None, float | None]:
+    """(length, width) in metres of a moving object as seen whole in other sweeps (median), None where none did.
+
+    ``views`` are the sweeps' own (K, 3) object points and :class:`Sight`, not
+    moved (a moving object's sweeps do not stack exactly); ``heading`` (radians)
+    its direction of motion. A side counts when both its ends were free in that
+    sweep (the test of :func:`fit_with_occlusion`, with that sweep's viewpoint).
+    """
+    seen: tuple[list[float], list[float]] = ([], [])
+    for pts, sight in views:
+        if len(pts) < MIN_VIEW_POINTS:
+            continue
+        raw = _raw_fit(pts, ground_z, heading)
+        gap = SAMPLING_GAP_M + float(np.linalg.norm(raw[:2] - sight.viewpoint[:2])) * SAMPLING_GAP_RAD
+        z_levels = ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - ground_z)
+        whole: list[bool] = []
+        box = _grow_box(pts, raw, float(raw[6]), prior, _Sights(_Occluders(sight.blockers(), sight.viewpoint), ()),
+                        sight.viewpoint, gap, z_levels, whole)
+        for k in range(2):
+            if whole[k]:
+                seen[k].append(float(box[3 + k]))
+    return tuple(float(np.median(v)) if v else None for v in seen)  # type: ignore[return-value]
 
 
 def _raw_fit(pts: np.ndarray, ground_z: float, heading: float | None) -> np.ndarray:
@@ -117,7 +151,9 @@ def _raw_fit(pts: np.ndarray, ground_z: float, heading: float | None) -> np.ndar
 
 
 def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, float, float],
-              occs: list[_Occluders], viewpoint: np.ndarray, gap: float, z_levels: np.ndarray) -> np.ndarray:
+              occs: _Sights, viewpoint: np.ndarray, gap: float, z_levels: np.ndarray,
+              seen_whole: list[bool] | None = None) -> np.ndarray:
+    """``raw`` (7,) regrown at ``yaw`` past hidden ends; ``seen_whole`` gets, per axis, whether both ends were free."""
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
     uv = (pts[:, :2] - raw[:2]) @ rot.T
@@ -126,6 +162,8 @@ def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, 
     for k in range(2):
         short = prior[k] - (hi[k] - lo[k])
         if short <= 0:
+            if seen_whole is not None:
+                seen_whole.append(False)
             continue
         other = 1 - k
         hidden = []
@@ -146,6 +184,8 @@ def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, 
             grow = min(gap, short / 2)
             lo[k] -= grow
             hi[k] += grow
+        if seen_whole is not None:
+            seen_whole.append(not (hidden[0] or hidden[1]))
     mid = (lo + hi) / 2
     out = raw.copy()
     out[:2] = raw[:2] + mid @ rot
@@ -166,6 +206,20 @@ def _hidden_beyond(occ: _Occluders, raw: np.ndarray, rot: np.ndarray, k: int, al
     grid[:, k] = np.repeat(along, 3)
     grid[:, other] = np.tile(across, 3)
     return occ.hidden_fraction(raw[:2] + grid @ rot, z_levels) >= 0.5
+
+
+class _Sights:
+    """The clicked frame's occluders, then each other sight's, built the first time a test reaches them."""
+
+    def __init__(self, first: _Occluders, sights: Sequence[Sight]) -> None:
+        self._built, self._sights = [first], list(sights)
+
+    def __iter__(self) -> Iterator[_Occluders]:
+        yield self._built[0]
+        for i, s in enumerate(self._sights, 1):
+            if i == len(self._built):
+                self._built.append(_Occluders(s.blockers(), s.viewpoint))
+            yield self._built[i]
 
 
 class _Occluders:
