@@ -55,10 +55,11 @@ def test_one_click_fit_on_cars_matches_ground_truth(sim_scene):
             ious.append(bev_iou_pairs(s.doc.tracks[tid].boxes[frame].as_array()[None], g[frame][None])[0])
     ious = np.array(ious)
     assert len(ious) >= 10
-    # Issue target: >= 90 % at BEV IoU 0.8 -- NOT met: 70-91 % per seed, 82 % over held-out
-    # seeds (84 % on this one; docs/editing.md). This guards the level reached, not the target.
-    assert (ious >= 0.8).mean() >= 0.75, ious.round(2)
-    assert np.median(ious) >= 0.82
+    # Issue target: >= 90 % at BEV IoU 0.8. With the neighbouring frames (the session passes them):
+    # 90.1 % over the held-out seeds at frames 0/10/20, 88.7 % at frames 3/7/13/17 (docs/editing.md);
+    # 96 % (24 of 25) on this one, 84 % from the clicked frame alone. This guards the level reached.
+    assert (ious >= 0.8).mean() >= 0.88, ious.round(2)
+    assert np.median(ious) >= 0.83
 
 
 def test_fit_without_category_names_a_car_and_refuses_empty_road(sim_scene):

@@ -122,3 +122,20 @@ def test_context_stops_at_the_scene_ends_without_viewpoints():
     assert np.isfinite(res.box).all()
     with pytest.raises(Exception, match="no points within"):
         fit_at_point(frames[2], np.array([500.0, 500.0, 0.0]), vps[2], frame=2, points_world_of=read)
+
+
+def test_moving_car_seen_end_on_gets_its_length_from_the_sweeps_that_saw_its_side():
+    # the car drives at 10 m/s; the sensor saw its side a second ago and is right behind it now
+    vps = [np.array([20.0 - 0.6 * f, -4.0 + 0.4 * f, 1.8]) for f in range(11)]
+
+    def car_at(f: int) -> np.ndarray:
+        return CAR + np.r_[1.0 * f, 0, 0, 0, 0, 0, 0]
+
+    frames = make_frames(car_at, vps)
+    click = np.r_[car_at(10)[0] - 2.0, 0.0, 0.8]
+    single = fit_at_point(frames[10], click, vps[10], "vehicle.car").box
+    assert single[3] > 4.5  # end-on, the hidden length takes the prior (4.63 m)
+    box = fit_at_point(frames[10], click, vps[10], "vehicle.car", frame=10, **context_kw(frames, vps)).box
+    assert abs(yaw_difference(box[6], 0.0)) < np.deg2rad(4)  # the L-shape of the rear face, near the motion
+    assert abs(box[3] - CAR[3]) < 0.2 and abs(box[4] - CAR[4]) < 0.2
+    assert abs(box[0] - car_at(10)[0]) < 0.2  # grown from the rear it sees, not from a guess

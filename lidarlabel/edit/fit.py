@@ -44,7 +44,6 @@ POLE_EXCESS = 0.5  # m above the object's median column top
 POLE_MAX_WIDTH = 0.6  # m: wider tall parts are the object's own (a truck's cab)
 JOIN_MIN_SHARE = 0.15  # a piece joins only with at least this share of the object's points
 GROW_SLACK = 1.1
-USE_SEEN_EXTENTS = True
 SPLIT_GAP = 0.5  # m: an empty stretch this wide across an implausibly large object separates two
 
 
@@ -250,7 +249,7 @@ def fit_at_point(
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
     prior = tuple(float(v) for v in onto.default_size(category))
-    if heading is not None and views and USE_SEEN_EXTENTS:
+    if heading is not None and views:
         seen = seen_extents(views, heading, prior, found.ground_z)
         prior = tuple(p if s is None else s for p, s in zip(prior, (*seen, None), strict=True))
     if viewpoint is None:
