@@ -139,3 +139,38 @@ def test_moving_car_seen_end_on_gets_its_length_from_the_sweeps_that_saw_its_sid
     assert abs(yaw_difference(box[6], 0.0)) < np.deg2rad(4)  # the L-shape of the rear face, near the motion
     assert abs(box[3] - CAR[3]) < 0.2 and abs(box[4] - CAR[4]) < 0.2
     assert abs(box[0] - car_at(10)[0]) < 0.2  # grown from the rear it sees, not from a guess
+
+
+def write_scene(path, frames, vps, with_poses: bool):
+    """A scene file of ``frames`` (world points): with the ego at ``vps`` or, without poses, all at the identity."""
+    from lidarlabel.io.scene import SceneWriter
+
+    with SceneWriter(path, "fit-context", np.eye(4), [], point_fields=("x", "y", "z")) as w:
+        for f, (pts, vp) in enumerate(zip(frames, vps, strict=True)):
+            pose = np.eye(4)
+            if with_poses:
+                pose[:3, 3] = vp
+            w.add_frame(f * 100_000, pose, (pts - pose[:3, 3]).astype(np.float32), {})
+
+
+def test_session_fit_uses_the_neighbouring_frames_only_when_the_scene_has_ego_poses(tmp_path):
+    from lidarlabel.edit import EditSession
+
+    vps = [np.array([6.0 + 1.4 * f, -0.6 * f, 1.8]) for f in range(11)]
+    frames = make_frames(lambda f: CAR, vps)
+    click = (CAR[0] - 2.0, 0.0, 0.8)
+    write_scene(tmp_path / "posed.h5", frames, vps, with_poses=True)
+    s = EditSession.open(tmp_path / "posed.h5")
+    tid = s.fit_box_at(0, click, "vehicle.car")
+    box = s.doc.tracks[tid].boxes[0].as_array()
+    assert abs(box[3] - CAR[3]) < 0.2  # the side seen in later frames gives the length
+    assert 0 in s._points_cache  # the neighbours were read without pushing the edited frame out
+    s.close()
+    # KITTI object frames, clouds imported without poses: the neighbours are not the same place a moment later
+    write_scene(tmp_path / "unposed.h5", frames, vps, with_poses=False)
+    s = EditSession.open(tmp_path / "unposed.h5")
+    tid = s.fit_box_at(0, click, "vehicle.car")
+    box = s.doc.tracks[tid].boxes[0].as_array()
+    alone = fit_at_point(frames[0], np.array(click), np.zeros(3), "vehicle.car").box
+    np.testing.assert_allclose(box, alone, atol=1e-4)
+    s.close()

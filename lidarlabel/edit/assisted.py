@@ -24,6 +24,8 @@ __all__ = ["AssistedEdits"]
 class AssistedEdits:
     """Fit, propagate, interpolate and keyframe methods (mixed into ``EditSession``)."""
 
+    _one_world: bool | None = None  # see _frames_in_one_world (the scene never changes in a session)
+
     def viewpoint(self, frame: int) -> np.ndarray | None:
         """(3,) world position of the LiDAR in ``frame`` (None without a scene)."""
         if self.scene is None or not 0 <= frame < self.scene.num_frames:
@@ -45,11 +47,26 @@ class AssistedEdits:
         """
         if category is not None:
             self._check_category(category)
+        context = {}
+        if self._frames_in_one_world():
+            context = {"frame": frame, "points_world_of": self._context_points, "viewpoint_of": self.viewpoint}
         res = fit_at_point(self.points_world(frame), np.asarray(point, dtype=float), self.viewpoint(frame),
-                           category, self.ontology, frame=frame, points_world_of=self._context_points,
-                           viewpoint_of=self.viewpoint)
+                           category, self.ontology, **context)
         box = res.box
         return self.create_box(frame, box[:3], box[3:6], float(box[6]), res.category)
+
+    def _frames_in_one_world(self) -> bool:
+        """Whether the scene's frames are a sequence placed in one world frame (so neighbours can be compared).
+
+        Every ego pose exactly the identity means the scene carries no ego motion:
+        KITTI object frames (unrelated snapshots) or point clouds imported without
+        poses; their neighbouring frames are not the same place seen a moment later.
+        """
+        if self.scene is None or self.scene.num_frames < 2:
+            return False
+        if self._one_world is None:
+            self._one_world = not bool(np.all(self.scene.ego_poses == np.eye(4)))
+        return self._one_world
 
     def _context_points(self, frame: int) -> np.ndarray:
         """(N, 3) world points of a neighbouring frame for the fit, leaving the session's recent frames in place.
