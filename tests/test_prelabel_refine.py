@@ -134,3 +134,22 @@ def test_a_slow_car_with_jittering_views_still_moves():
     out = refine_track(_jittered(1.5, 0), np.arange(40) * DT_US, RefineOptions(angular_spacing=0.0))
     assert out.moving
     assert abs(out.boxes[39][0] - out.boxes[0][0] - 1.5 * 3.9) < 1.0
+
+
+def test_a_car_seen_from_one_end_keeps_most_of_its_score():
+    def parked(length_seen: float) -> TrackRecord:
+        rec = TrackRecord("p00000")
+        for f in range(20):
+            obs = np.array([40.0 - (L - length_seen) / 2, 8.0, H / 2, length_seen, W, H, 0.0])
+            rec.observations[f] = Observation(f, f * DT_US, obs.copy(), obs.copy(), 0.8, "car", 200,
+                                              np.array([0.0, 8.0, 1.8]), "vehicle.car", 0.9)
+        return rec
+
+    times = np.arange(20) * DT_US
+    opts = RefineOptions(angular_spacing=0.0)
+    whole = refine_track(parked(L), times, opts).scores[0]
+    rear = refine_track(parked(1.0), times, opts).scores[0]  # its rear face and 1 m of flank
+    assert rear < whole
+    # weighted as other classes are (0.5), the unseen footprint would cost it a fifth more
+    old = refine_track(parked(1.0), times, RefineOptions(angular_spacing=0.0, car_seen_weight=0.5)).scores[0]
+    assert rear > 1.2 * old

@@ -55,6 +55,9 @@ class RefineOptions:
     # (one frame's partial view against one fit to every frame): their excess over it is scaled
     moving_score_scale: float = 0.5
     moving_score_knee: float = 0.4  # the score where car precision rises past 0.5 (tuning seeds, docs)
+    # a car's track score x (1 - w + w x the share of its footprint ever seen); other classes w = 0.5.
+    # Lower for cars since the offline pass places partly seen ones (parked: all frames pooled)
+    car_seen_weight: float = 0.3
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
@@ -356,7 +359,8 @@ def refine_track(
     scores_sorted = np.sort([ob.score for ob in obs])[::-1]
     track_score = float(np.mean(scores_sorted[:5]) * (1.0 - np.exp(-len(obs) / 4.0)))
     # a box whose size came from priors rather than points is less often placed right
-    track_score = float(np.clip(track_score * (0.5 + 0.5 * cls.confidence) * (0.5 + 0.5 * seen), 0.0, 1.0))
+    seen_w = o.car_seen_weight if name == "car" else 0.5
+    track_score = float(np.clip(track_score * (0.5 + 0.5 * cls.confidence) * (1.0 - seen_w + seen_w * seen), 0.0, 1.0))
     observed_set = set(frames)
     out_boxes, out_scores, interp = {}, {}, set()
     for k, f in enumerate(span_frames):
