@@ -1,18 +1,22 @@
 """One-click box fitting: the object under a clicked world point, as a (7,) box.
 
 Steps (all on a crop around the click, so the cost does not grow with the sweep):
-1. keep the points within ``radius`` (xy) of the click;
+1. keep the points within ``RADIUS`` (xy) of the click;
 2. remove the ground locally (grey-scale opening of the lowest-point grid,
-   :mod:`lidarlabel.prelabel.ground`) and anything ``max_height`` above it;
-3. region-grow from the click: the bird's-eye connected component
-   (:mod:`lidarlabel.prelabel.cluster`) holding the object point nearest the
-   click; a component much longer than any object (a row of parked cars, a
-   hedge) is cut back to the points near the click;
-4. fit an L-shape box (:func:`lidarlabel.prelabel.fitting.fit_box`), bottom
+   :mod:`lidarlabel.prelabel.ground`) and anything above the category's height;
+3. the 3D voxel component most present near the click; nearby pieces join while
+   the object stays within the category's largest plausible size; thin posts go
+   (:func:`object_points_at`);
+4. with neighbouring frames (:mod:`lidarlabel.edit.fit_context`): a static
+   object's points over time, or a moving object's heading and seen sizes;
+5. an object still longer or wider than its category allows is cut at wide
+   empty stretches (:func:`split_at_gaps`);
+6. fit an L-shape box (:func:`lidarlabel.prelabel.fitting.fit_box`), bottom
    on the local ground, and grow sides seen shorter than the category's
    default size only past ends whose continuation is hidden from the sensor
-   (:func:`fit_with_occlusion`). Without a category, the category comes from the observed
-   extents (:func:`lidarlabel.prelabel.classify.classify_extents`).
+   (:func:`lidarlabel.edit.fit_grow.fit_with_occlusion`). Without a category,
+   the category comes from the observed extents
+   (:func:`lidarlabel.prelabel.classify.classify_extents`).
 """
 
 from __future__ import annotations
@@ -224,9 +228,9 @@ def fit_at_point(
     ``points_world`` (N, 3+) world frame; ``viewpoint`` (3,) the sensor position,
     so partial views grow away from it. With ``frame`` (the index of
     ``points_world``) and ``points_world_of(f) -> (N, 3+)`` world points of any
-    frame, a static object is fitted on its points over neighbouring frames
+    frame, the object is followed over neighbouring frames
     (:mod:`lidarlabel.edit.fit_context`); ``viewpoint_of(f)`` (None outside the
-    scene) bounds that walk. Returns a :class:`FitResult`.
+    scene) bounds that walk and gives each frame's sensor position. Returns a :class:`FitResult`.
     """
     onto = ontology or default_ontology()
     car = max_extent("vehicle.car", onto)
@@ -256,5 +260,8 @@ def fit_at_point(
         box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z, yaw_hint=heading)
     else:
         vp = np.asarray(viewpoint, dtype=float)
-        box = fit_with_occlusion(found, vp, prior, line_of_sight(points_world, found.points, vp, click, RADIUS), sights, heading)
+        def far() -> np.ndarray:
+            return line_of_sight(points_world, found.points, vp, click, RADIUS)
+
+        box = fit_with_occlusion(found, vp, prior, far, sights, heading)
     return FitResult(box, category, found.points)

@@ -5,19 +5,26 @@ a second later, and a moving car overtaken or turning shows more sides.
 :func:`object_context` walks outward from the clicked frame (frames at
 ``OFFSETS`` each way), cuts the object out of each sweep as in the clicked frame
 (:func:`lidarlabel.edit.fit.object_points_at`, clicked where the object is
-predicted to be from its motion so far) and registers it on the points gathered
-so far: a translation in xy found by trimmed nearest-neighbour alignment (ICP)
-started from no motion, from the prediction and from the centroid shift. The
-object is static in that sweep when no motion fits (nearly) as well as the best
-motion, whatever its visible centroid does as the ego passes; a sweep whose
-best alignment leaves fewer than ``MIN_INLIERS`` of its points on the object
-ends the walk that way (lost, merged, or a different object).
+predicted to be from its motion so far; the first sweep also looks
+``FIRST_REACH`` along the object) and registers it on the points gathered so
+far: a translation in xy found by trimmed nearest-neighbour alignment (ICP)
+from no motion and from the prediction (first sweep: the centroid shift), then,
+once the object is known to move, a search along its motion (a side parallel to
+the motion matches itself anywhere along it). The object is static in that
+sweep when no motion fits (nearly) as well as the best motion, whatever its
+visible centroid does as the ego passes. The walk that way ends at a sweep where
+the object is not found, overlaps less than ``MIN_INLIERS`` with what was
+gathered, is farther from its predicted position than ``MAX_SURPRISE_M`` (+ a
+share of the motion), or would grow beyond the category's size (a neighbour joined).
 
-Each sweep used yields its points and a :class:`~lidarlabel.edit.fit_grow.Sight`
-(its viewpoint and blockers), all moved by the found translation into the
-clicked frame. When the object moved by more than ``MIN_MOTION`` across the
-walk, the direction of motion is its heading (mod pi): no 90 deg flip, and it
-tells which side is the length.
+A static object's sweeps are stacked (points, and each sweep's
+:class:`~lidarlabel.edit.fit_grow.Sight`: viewpoint and blockers, so an end is
+free when any sweep saw it free). When the object moved by more than
+``MIN_MOTION`` across the walk, the direction of motion is its heading (mod pi:
+no 90 deg flip, and it tells which side is the length); its sweeps do not stack
+exactly, so only the clicked sweep's points are fitted, and each other sweep
+alone tells its length or width where it saw that side whole
+(:func:`lidarlabel.edit.fit_grow.seen_extents`).
 
 Frames are read through the caller's ``points_world_of(frame)``; their float32
 copies are kept per caller (weakly, so a closed session frees them), so that
@@ -49,13 +56,10 @@ ICP_ITERATIONS = 12
 MAX_SURPRISE_M = 0.6  # m a sweep's position may differ from the prediction...
 MAX_SURPRISE_SHARE = 0.25  # ...plus this share of the predicted displacement
 SLIDE_RANGE = 1.2  # m searched along the motion each way from the ICP result
-SLIDE_STEP = 0.1
-MAX_MISSES = 0  # sweeps in a row the object may be missing from (1 measured: held-out -1 case; not kept)
+SLIDE_STEP = 0.2  # the ICP refinement after it does the rest
 FIRST_REACH = 1.5  # m: where else along its length the first neighbouring sweep looks for the object
 SLIDE_MIN_SPEED = 0.1  # m per frame (1 m/s at 10 Hz): slower objects are not searched along their motion
 MAX_MATCH_POINTS = 300  # per sweep, for the alignment only
-STACK_MOVING = False
-USE_SIGHTS = True
 CACHE_FRAMES = 2 * len(OFFSETS) + 4
 
 _frames: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -154,7 +158,7 @@ def _slide(src: np.ndarray, tree: cKDTree, shift: np.ndarray, res: float, axis: 
     A face parallel to the motion matches itself anywhere along it; only the
     object's ends fix the slide, too weakly for ICP's mean step to get there.
     """
-    probe = _thin(src, 150)
+    probe = _thin(src, 100)
     steps = np.arange(-reach, reach + 1e-9, SLIDE_STEP)
     offsets = np.c_[shift + steps[:, None] * axis, np.zeros(len(steps))]  # every trial shift in one query
     d, _ = tree.query((probe[None, :, :] + offsets[:, None, :]).reshape(-1, 3), distance_upper_bound=MATCH_DIST)
@@ -241,7 +245,7 @@ def object_context(
     long_axis = _long_axis(found.points)
     for direction in (-1, 1):
         velocity = np.zeros(2)  # object motion, m per frame
-        tracked, misses = False, 0
+        tracked = False
         for k in OFFSETS:
             f = frame + direction * k
             vp = viewpoint_of(f) if viewpoint_of is not None else None
@@ -262,10 +266,7 @@ def object_context(
                 if match is not None:
                     break
             if match is None:
-                misses += 1
-                if misses > MAX_MISSES:
-                    break
-                continue  # hidden in this sweep, perhaps not in the next
+                break
             obj, shift = match
             if tracked and np.hypot(*(shift + pred)) > MAX_SURPRISE_M + MAX_SURPRISE_SHARE * np.hypot(*pred):
                 break  # not where its motion so far puts it: another object
@@ -275,12 +276,12 @@ def object_context(
                 break  # a neighbour joined the object in this sweep
             parts.append(moved)
             shifts[f] = shift
-            if vp is not None and USE_SIGHTS:
+            if vp is not None:
                 sights.append(_sight(pts, obj, np.asarray(vp, dtype=float), radius, np.r_[shift, 0.0]))
                 views.append((obj.points, _sight(pts, obj, np.asarray(vp, dtype=float), radius, np.zeros(3))))
             gathered = _thin(np.r_[gathered, _thin(moved, MAX_MATCH_POINTS)], 4 * MAX_MATCH_POINTS)
             velocity = -shift / (direction * k)
-            tracked, misses = True, 0
+            tracked = True
     heading = None
     order = sorted(shifts)
     if order[-1] > order[0]:
@@ -289,6 +290,6 @@ def object_context(
         slope = ((t - t.mean())[:, None] * pos).sum(axis=0) / ((t - t.mean()) ** 2).sum()
         if np.hypot(*slope) * (t[-1] - t[0]) >= MIN_MOTION:
             heading = float(np.arctan2(slope[1], slope[0]))
-    if heading is not None and not STACK_MOVING:
+    if heading is not None:  # its sweeps do not stack exactly: sizes come from each sweep alone (views)
         return ObjectContext(found.points, [], sorted(shifts), shifts, heading, views)
     return ObjectContext(np.concatenate(parts), sights, sorted(shifts), shifts, heading, views)

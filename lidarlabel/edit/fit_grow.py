@@ -84,7 +84,7 @@ def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: n
 
 
 def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, float],
-                       line_of_sight: np.ndarray | None = None, sights: Sequence[Sight] = (),
+                       line_of_sight: np.ndarray | Callable[[], np.ndarray] | None = None, sights: Sequence[Sight] = (),
                        heading: float | None = None) -> np.ndarray:
     """(7,) world box of ``found`` (an :class:`~lidarlabel.edit.fit.ObjectPoints`) grown to ``prior`` where hidden.
 
@@ -92,8 +92,8 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     the space beyond that end is hidden from ``viewpoint`` (3,) by something nearer
     to the sensor, and from every other sight in ``sights``. An end with free, visible space
     beyond it is where the object ends; it only moves out by the sensor's sampling gap.
-    Both ends hidden: grow away from the sensor. ``line_of_sight`` (M, 3) adds blockers
-    outside ``found.surroundings``. ``heading`` (radians, the direction of motion)
+    Both ends hidden: grow away from the sensor. ``line_of_sight`` (M, 3), or a function
+    giving them when first needed, adds blockers outside ``found.surroundings``. ``heading`` (radians, the direction of motion)
     fixes which axis is the length; without it both are tried and the box nearer the prior wins.
     """
     pts = found.points
@@ -101,8 +101,8 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
     gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
     z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
-    blockers = found.surroundings if line_of_sight is None else np.r_[found.surroundings, line_of_sight]
-    occs = _Sights(_Occluders(blockers, viewpoint), sights)
+    far = line_of_sight if line_of_sight is None or callable(line_of_sight) else (lambda: line_of_sight)
+    occs = _Sights([Sight(viewpoint, found.surroundings, far), *sights])
     # Seen end-on, the longer seen side may be the width: try both axes as the length and keep
     # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
     best, best_cost = raw, np.inf
@@ -132,7 +132,7 @@ def seen_extents(views: Sequence[tuple[np.ndarray, Sight]], heading: float, prio
         gap = SAMPLING_GAP_M + float(np.linalg.norm(raw[:2] - sight.viewpoint[:2])) * SAMPLING_GAP_RAD
         z_levels = ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - ground_z)
         whole: list[bool] = []
-        box = _grow_box(pts, raw, float(raw[6]), prior, _Sights(_Occluders(sight.blockers(), sight.viewpoint), ()),
+        box = _grow_box(pts, raw, float(raw[6]), prior, _Sights([sight]),
                         sight.viewpoint, gap, z_levels, whole)
         for k in range(2):
             if whole[k]:
@@ -209,14 +209,13 @@ def _hidden_beyond(occ: _Occluders, raw: np.ndarray, rot: np.ndarray, k: int, al
 
 
 class _Sights:
-    """The clicked frame's occluders, then each other sight's, built the first time a test reaches them."""
+    """Each sight's occluders (the clicked frame's first), built the first time a test reaches them."""
 
-    def __init__(self, first: _Occluders, sights: Sequence[Sight]) -> None:
-        self._built, self._sights = [first], list(sights)
+    def __init__(self, sights: Sequence[Sight]) -> None:
+        self._sights, self._built = list(sights), []
 
     def __iter__(self) -> Iterator[_Occluders]:
-        yield self._built[0]
-        for i, s in enumerate(self._sights, 1):
+        for i, s in enumerate(self._sights):
             if i == len(self._built):
                 self._built.append(_Occluders(s.blockers(), s.viewpoint))
             yield self._built[i]
