@@ -212,3 +212,17 @@ def test_a_moving_car_ranks_below_a_parked_one_of_the_same_score():
     assert out[True].scores[5] < out[False].scores[5] - 0.05
     assert out[True].scores[5] >= 0.4  # compressed above the knee, not pushed below it
     assert out[False].scores == raw[False].scores
+
+
+def test_a_parked_car_keeps_its_box_in_frames_its_points_fill_outside_its_track():
+    car = np.array([30.0, 6.0, 0.75, 4.5, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 40))
+    recs[0].observations = {f: ob for f, ob in recs[0].observations.items() if 10 <= f < 20}
+    for f in range(30, 40):
+        points[f] = points[f][:5]  # hidden behind a truck: a few returns only
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
+    assert sorted(t.boxes) == list(range(0, 30))
+    assert all(np.allclose(t.boxes[f], t.boxes[15]) for f in t.boxes)
+    assert t.scores[5] < t.scores[15] and 5 in t.interpolated
+    (off,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, extend_static=0), points)
+    assert sorted(off.boxes) == list(range(10, 20))

@@ -159,6 +159,10 @@ def refine_scene(
             if r.moving and r.detection_class in VEHICLES:
                 c = o.moving_score_knee
                 r.scores = {f: v if v <= c else c + (v - c) * o.moving_score_scale for f, v in r.scores.items()}
+    if o.extend_static > 0 and frame_points:
+        _extend_static([r for r in refined.values() if not r.moving and r.detection_class == "car"
+                        and max(r.scores.values(), default=0.0) >= o.extend_min_score],
+                       frame_points, o.extend_static)
     if o.overlap_iou < 1.0:
         _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor)
     out = sorted((r for r in refined.values() if r.boxes), key=lambda r: (min(r.boxes), r.id))
@@ -249,3 +253,27 @@ def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float
             else:
                 del r.boxes[f], r.scores[f]
                 r.interpolated.discard(f)
+
+
+def _extend_static(tracks: list[RefinedTrack], frame_points: Mapping[int, np.ndarray], min_points: int) -> None:
+    """Give each parked car (in place) its box in frames outside its track where the box holds points.
+
+    A parked car does not come and go: before its cluster was first detected
+    and after it was last, its box is still there; where that frame's
+    non-ground points fill it (>= ``min_points``), the box is added with 0.9 x
+    the track's score, as a bridged frame.
+    """
+    if not tracks:
+        return
+    for f, pts in frame_points.items():
+        if pts is None or len(pts) == 0:
+            continue
+        todo = [r for r in tracks if f not in r.boxes]
+        if not todo:
+            continue
+        inside = crop_tracks(pts, np.array([_static_box(r) for r in todo]), 0.0)
+        for r, c in zip(todo, inside):
+            if len(c) >= min_points:
+                r.boxes[f] = _static_box(r).copy()
+                r.scores[f] = 0.9 * max(r.scores.values())
+                r.interpolated.add(f)

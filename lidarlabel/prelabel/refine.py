@@ -58,6 +58,10 @@ class RefineOptions:
     # a car's track score x (1 - w + w x the share of its footprint ever seen); other classes w = 0.5.
     # Lower for cars since the offline pass places partly seen ones (parked: all frames pooled)
     car_seen_weight: float = 0.3
+    # a parked car is there before its track starts and after it ends: its box is added in frames whose
+    # non-ground points put this many in it, for tracks scored at least extend_min_score (0: off)
+    extend_static: int = 10
+    extend_min_score: float = 0.4
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
