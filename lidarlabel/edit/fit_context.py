@@ -46,7 +46,7 @@ from lidarlabel.errors import InputError
 
 __all__ = ["MIN_MOTION", "OFFSETS", "ObjectContext", "object_context"]
 
-OFFSETS = (1, 2, 4, 7, 10)  # frames each way; the first step is short so a moving object is still under the click
+OFFSETS = (1, 3, 6, 10)  # frames each way; the first step is short so a moving object is still under the click
 MATCH_DIST = 0.5  # m: nearest-neighbour pairs farther apart are not the same surface (trimmed ICP)
 INLIER_DIST = 0.25  # m: a point on the gathered surface
 MIN_INLIERS = 0.5  # share of a sweep's object points on the object (or of the object on them)
