@@ -253,9 +253,11 @@ def fit_at_point(
         cls = classify_extents(float(raw[3]), float(raw[4]), float(raw[5]), max_cost=np.inf)
         category = cls.category if cls is not None and cls.category in onto else "vehicle.car"
     prior = tuple(float(v) for v in onto.default_size(category))
+    measured = (False, False)
     if heading is not None and views:
         seen = seen_extents(views, heading, prior, found.ground_z)
         prior = tuple(p if s is None else s for p, s in zip(prior, (*seen, None), strict=True))
+        measured = (seen[0] is not None, seen[1] is not None)
     if viewpoint is None:
         box = fit_box(found.points, size_prior=prior, ground_z=found.ground_z, yaw_hint=heading)
     else:
@@ -263,5 +265,5 @@ def fit_at_point(
         def far() -> np.ndarray:
             return line_of_sight(points_world, found.points, vp, click, RADIUS)
 
-        box = fit_with_occlusion(found, vp, prior, far, sights, heading)
+        box = fit_with_occlusion(found, vp, prior, far, sights, heading, measured)
     return FitResult(box, category, found.points)

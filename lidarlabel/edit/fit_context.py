@@ -57,6 +57,7 @@ MAX_SURPRISE_M = 0.6  # m a sweep's position may differ from the prediction...
 MAX_SURPRISE_SHARE = 0.25  # ...plus this share of the predicted displacement
 SLIDE_RANGE = 1.2  # m searched along the motion each way from the ICP result
 SLIDE_STEP = 0.2  # the ICP refinement after it does the rest
+FIRST_SLIDE_RANGE = 2.5  # m per frame (25 m/s at 10 Hz)
 FIRST_REACH = 1.5  # m: where else along its length the first neighbouring sweep looks for the object
 SLIDE_MIN_SPEED = 0.1  # m per frame (1 m/s at 10 Hz): slower objects are not searched along their motion
 MAX_MATCH_POINTS = 300  # per sweep, for the alignment only
@@ -191,7 +192,7 @@ def _sight(pts: np.ndarray, obj, vp: np.ndarray, radius: float, shift: np.ndarra
 
 
 def _match(pts: np.ndarray, at: np.ndarray, limit: tuple[float, float, float], radius: float, gathered: np.ndarray,
-           clicked: np.ndarray, pred: np.ndarray, velocity: np.ndarray, first: bool):
+           clicked: np.ndarray, pred: np.ndarray, velocity: np.ndarray, first: bool, long_axis: np.ndarray):
     """The object cut out of a sweep's (N, 3) ``pts`` at ``at`` (3,) and the xy shift (2,) onto ``gathered``.
 
     None when nothing is there or it does not overlap what was gathered so far.
@@ -213,6 +214,10 @@ def _match(pts: np.ndarray, at: np.ndarray, limit: tuple[float, float, float], r
     speed = float(np.hypot(*velocity))
     if speed >= SLIDE_MIN_SPEED:
         shift, res = _slide(src, tree, shift, res, velocity / speed, SLIDE_RANGE)
+    elif first:  # no motion known yet: a car moves along its length, up to FIRST_SLIDE_RANGE per frame
+        slid, slid_res = _slide(src, tree, np.zeros(2), np.inf, long_axis, FIRST_SLIDE_RANGE)
+        if slid_res < res:
+            shift, res = slid, slid_res
     if _residual(src, tree, np.zeros(2)) <= res + STATIC_SLACK:
         shift = np.zeros(2)
     if _overlap(src + np.r_[shift, 0.0], tree) < MIN_INLIERS:
@@ -262,7 +267,7 @@ def object_context(
                 ats += [click + np.r_[s * FIRST_REACH * long_axis, 0.0] for s in (-1.0, 1.0)]
             match = None
             for at in ats:
-                match = _match(pts, at, limit, radius, gathered, found.points, pred, velocity, not tracked)
+                match = _match(pts, at, limit, radius, gathered, found.points, pred, velocity, not tracked, long_axis)
                 if match is not None:
                     break
             if match is None:

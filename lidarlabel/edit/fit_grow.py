@@ -85,7 +85,7 @@ def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: n
 
 def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, float],
                        line_of_sight: np.ndarray | Callable[[], np.ndarray] | None = None, sights: Sequence[Sight] = (),
-                       heading: float | None = None) -> np.ndarray:
+                       heading: float | None = None, measured: tuple[bool, bool] = (False, False)) -> np.ndarray:
     """(7,) world box of ``found`` (an :class:`~lidarlabel.edit.fit.ObjectPoints`) grown to ``prior`` where hidden.
 
     A side seen shorter than the prior (length, width) grows past an end only when
@@ -95,6 +95,8 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     Both ends hidden: grow away from the sensor. ``line_of_sight`` (M, 3), or a function
     giving them when first needed, adds blockers outside ``found.surroundings``. ``heading`` (radians, the direction of motion)
     fixes which axis is the length; without it both are tried and the box nearer the prior wins.
+    ``measured`` (length, width): that size of ``prior`` was seen whole in another sweep, so a
+    side seen shorter here grows to it even with both ends free (away from the sensor).
     """
     pts = found.points
     raw = _raw_fit(pts, found.ground_z, heading)
@@ -107,7 +109,8 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     # the box whose size is nearer the prior (a free end cannot be grown past, a hidden one can).
     best, best_cost = raw, np.inf
     for turn in (0.0,) if heading is not None else (0.0, np.pi / 2):
-        box = _grow_box(pts, raw, float(raw[6]) + turn, prior, occs, viewpoint, gap, z_levels)
+        box = _grow_box(pts, raw, float(raw[6]) + turn, prior, occs, viewpoint, gap, z_levels, None,
+                        measured if turn == 0.0 else (False, False))
         cost = float(np.abs(np.log(box[3:5] / np.asarray(prior[:2]))).sum())
         if cost < best_cost - 1e-9:
             best, best_cost = box, cost
@@ -152,7 +155,7 @@ def _raw_fit(pts: np.ndarray, ground_z: float, heading: float | None) -> np.ndar
 
 def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, float, float],
               occs: _Sights, viewpoint: np.ndarray, gap: float, z_levels: np.ndarray,
-              seen_whole: list[bool] | None = None) -> np.ndarray:
+              seen_whole: list[bool] | None = None, measured: tuple[bool, bool] = (False, False)) -> np.ndarray:
     """``raw`` (7,) regrown at ``yaw`` past hidden ends; ``seen_whole`` gets, per axis, whether both ends were free."""
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
@@ -171,6 +174,8 @@ def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, 
             along = end + sign * short * np.array([0.15, 0.5, 0.9])
             inset = min(NEAR_FACE_INSET, (hi[other] - lo[other]) / 2) * np.array([0.2, 0.6, 1.0])
             hidden.append(all(_hidden_beyond(occ, raw, rot, k, along, inset, lo, hi, z_levels) for occ in occs))
+        if measured[k] and not (hidden[0] or hidden[1]):
+            hidden = [True, True]  # another sweep saw this side whole and longer: this one missed a part
         if hidden[0] and hidden[1]:
             if abs(vp_uv[k] - lo[k]) <= abs(vp_uv[k] - hi[k]):
                 hi[k] += short
