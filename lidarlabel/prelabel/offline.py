@@ -16,6 +16,7 @@ import numpy as np
 from lidarlabel.core.boxes import bev_iou_matrix, normalize_yaw
 from lidarlabel.prelabel.accumulate import crop_tracks, static_shape
 from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
+from lidarlabel.prelabel.moving_shape import refit_moving
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import TrackRecord
 
@@ -151,6 +152,15 @@ def refine_scene(
                 refined.pop(i)
             refined[r.id] = r
             by_id[r.id] = merged
+    if o.moving_shape and frame_points:
+        mv = [r for r in refined.values() if r.moving and r.detection_class in o.moving_shape_classes]
+        times_s = np.asarray(frame_times_us, dtype=float) / 1e6
+        sensors = {r.id: {f: ob.sensor for f, ob in by_id[r.id].observations.items()} for r in mv}
+        refit_moving(mv, frame_points, sensors, times_s,
+                     {c: CLASS_RANGES[c].length for c in o.moving_shape_classes},
+                     {c: size_prior(c)[0] for c in o.moving_shape_classes}, o.angular_spacing,
+                     along_margin=o.moving_shape_margin, degree=o.moving_shape_degree,
+                     absolute=o.moving_shape_absolute)
     if o.accumulate and frame_points:
         _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
                       by_id, frame_points, o)

@@ -62,6 +62,12 @@ class RefineOptions:
     # non-ground points put this many in it, for tracks scored at least extend_min_score (0: off)
     extend_static: int = 10
     extend_min_score: float = 0.4
+    # moving vehicles: one length and one along-track correction fitted to all frames' ends (moving_shape.py)
+    moving_shape: bool = True
+    moving_shape_classes: tuple[str, ...] = ("car",)
+    moving_shape_degree: int = 1  # polynomial degree in time of the along-track correction
+    moving_shape_absolute: bool = False  # fit one smooth motion (degree 2) to the ends, not a correction (docs: off)
+    moving_shape_margin: float = 1.0  # m: each frame's box grown by this along the heading for its points
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
