@@ -8,7 +8,7 @@ import numpy as np
 
 from lidarlabel.prelabel.classify import size_prior
 from lidarlabel.prelabel.fitting import fit_box
-from lidarlabel.prelabel.moving_shape import frame_ends
+from lidarlabel.prelabel.moving_shape import EndObservation, fit_along, frame_ends
 from lidarlabel.prelabel.offline import refine_scene
 from lidarlabel.prelabel.refine import RefineOptions
 from lidarlabel.prelabel.tracker import Observation, TrackRecord
@@ -97,3 +97,17 @@ def test_frame_ends_marks_the_end_the_sensor_faces():
     _, _, rear, front = frame_ends(pts, np.array([0.5, -8.0]), 1.8, 0.1)  # abeam: the flank shows both ends
     assert rear and front
     assert frame_ends(pts[:2], np.array([30.0, 0.0]), 1.8, 0.1) is None
+
+
+def test_an_end_seen_in_a_few_frames_only_does_not_measure_the_length():
+    # 20 frames from behind (rear at -2.3 m in the box frame, the points reach -1.0 m); in 2 of them a
+    # box turned off the heading made the sensor seem beside the flank, so the near points read as the front
+    K = 20
+    front = np.zeros(K, dtype=bool)
+    front[[5, 6]] = True
+    ends = EndObservation(np.arange(K) * 0.1, np.full(K, -2.3), np.full(K, -1.0), np.ones(K, dtype=bool), front)
+    _, L, measured = fit_along(ends, 4.63, (3.3, 5.6), 4.63, min_share=0.3)
+    assert not measured and L == 4.63
+    # every frame an end: without the share rule those two frames cut the car to the class minimum
+    _, L, measured = fit_along(ends, 4.63, (3.3, 5.6), 4.63, min_share=0.0)
+    assert measured and L < 3.5

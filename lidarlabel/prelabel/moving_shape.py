@@ -63,20 +63,24 @@ def frame_ends(points_local: np.ndarray, sensor_local: np.ndarray, width: float,
 
 
 def fit_along(ends: EndObservation, length: float, length_range: tuple[float, float], prior: float,
-              degree: int = 1, tol: float = 0.3, iterations: int = 8) -> tuple[np.ndarray, float, bool]:
+              degree: int = 1, tol: float = 0.3, iterations: int = 8, min_share: float = 0.0,
+              ) -> tuple[np.ndarray, float, bool]:
     """Along-track correction coefficients (degree + 1,) in (t - mean t), the length, and whether it was measured.
 
     Model: the box spans ``delta(t) -/+ L / 2``; a seen end pulls its side to
     it (Cauchy-weighted, scale ``tol`` m); any point outside the box pushes
     it out (one-sided, weight 10). The length is a free parameter only when
-    both the front and the rear were seen (in any frames); otherwise it is
+    both the front and the rear were seen, each in at least ``min_share`` of
+    the frames (a box turned off the heading in one frame seems to show its
+    flank); otherwise it is
     ``max(length, prior)``.
     """
     t = ends.t - ends.t.mean()
     K = len(t)
     T = np.stack([t ** d for d in range(degree + 1)], axis=1)  # (K, D)
     D = degree + 1
-    free_len = bool(ends.front.any() and ends.rear.any()) and int(ends.front.sum() + ends.rear.sum()) >= 3
+    need = max(1.0, min_share * K)
+    free_len = (min(ends.front.sum(), ends.rear.sum()) >= need) and int(ends.front.sum() + ends.rear.sum()) >= 3
     L = float(length) if free_len else max(float(length), prior)
     theta = np.zeros(D)
     for _ in range(iterations):
@@ -119,7 +123,8 @@ def fit_along(ends: EndObservation, length: float, length_range: tuple[float, fl
 def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: Mapping[str, Mapping[int, np.ndarray]],
                  times_s: np.ndarray, length_range: Mapping[str, tuple[float, float]],
                  priors: Mapping[str, float], spacing_rad: float, along_margin: float = 1.0,
-                 margin: float = 0.3, degree: int = 1, min_frames: int = 3, absolute: bool = False) -> None:
+                 margin: float = 0.3, degree: int = 1, min_frames: int = 3, absolute: bool = False,
+                 min_share: float = 0.0, pad: float = 0.0) -> None:
     """Re-place each moving vehicle track's boxes (in place) on one along-track shape fitted to all its frames.
 
     ``tracks``: RefinedTrack (world boxes (7,) per frame); ``sensors[id][frame]``
@@ -146,8 +151,8 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
             su = np.array([cs * sd[0] + sn * sd[1], -sn * sd[0] + cs * sd[1]])
             spacing = spacing_rad * float(np.hypot(*sd))
             e = frame_ends(uv, su, float(b[4]), spacing)
-            if e is not None:
-                local[r.id][f] = e
+            if e is not None:  # a sampled end lies short of the true one by up to a point spacing
+                local[r.id][f] = (e[0] - pad * spacing, e[1] + pad * spacing, e[2], e[3])
     for r in tracks:
         obs = local[r.id]
         if len(obs) < min_frames:
@@ -171,7 +176,8 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
         if not (ends.front.any() or ends.rear.any()):
             continue
         L0 = float(next(iter(r.boxes.values()))[3])
-        theta, L, _ = fit_along(ends, L0, length_range[r.detection_class], priors[r.detection_class], degree)
+        theta, L, _ = fit_along(ends, L0, length_range[r.detection_class], priors[r.detection_class], degree,
+                                min_share=min_share)
         tm = ends.t.mean()
         for f, b in r.boxes.items():
             dt = times_s[f] - tm

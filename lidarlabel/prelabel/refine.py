@@ -68,6 +68,8 @@ class RefineOptions:
     moving_shape_degree: int = 1  # polynomial degree in time of the along-track correction
     moving_shape_absolute: bool = False  # fit one smooth motion (degree 2) to the ends, not a correction (docs: off)
     moving_shape_margin: float = 1.0  # m: each frame's box grown by this along the heading for its points
+    moving_shape_min_share: float = 0.3  # the length is measured when front and rear were each seen in this share
+    moving_shape_pad: float = 0.0  # point spacings added beyond each measured end
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
