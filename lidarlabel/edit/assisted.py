@@ -121,7 +121,7 @@ class AssistedEdits:
         for f, ft in result.items():
             new.boxes[f] = template.with_array(
                 ft.box, frame=f, timestamp_us=self.timestamp_us(f), source="human", score=None,
-                keyframe=False, num_lidar_pts=self._count_points(f, ft.box))
+                keyframe=False, num_lidar_pts=ft.box_points)
         new.boxes = dict(sorted(new.boxes.items()))
         self._apply("Propagate", {track_id: new})
         return sorted(result)

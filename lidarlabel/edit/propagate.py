@@ -13,11 +13,11 @@ prediction stands. World frame throughout.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from lidarlabel.core.boxes import normalize_yaw, yaw_difference
+from lidarlabel.core.boxes import count_points_in_boxes, normalize_yaw, yaw_difference
 from lidarlabel.edit.fit import drop_posts, voxel_components
 from lidarlabel.prelabel.fitting import l_shape_heading, resolve_heading
 
@@ -56,11 +56,13 @@ class MotionState:
 
 @dataclass(frozen=True)
 class FrameTrack:
-    """One propagated box: (7,) world frame, points found in it, and whether it was refitted."""
+    """One propagated box: (7,) world frame, object points found for it, whether it was refitted,
+    and (from :func:`propagate_boxes`) the frame's points inside the box."""
 
     box: np.ndarray
     num_points: int
     refitted: bool
+    box_points: int | None = None
 
 
 def refit_kept_size(points_world: np.ndarray, predicted: np.ndarray, viewpoint: np.ndarray | None = None,
@@ -169,7 +171,10 @@ def propagate_boxes(
             box = np.asarray(anchors[f], dtype=float)
         else:
             pred = motion.predict(prev_box, dt)
-            res = refit_kept_size(points_of(f), pred, viewpoint_of(f))
+            points = points_of(f)
+            res = refit_kept_size(points, pred, viewpoint_of(f))
+            # counted while the frame is at hand: a long walk outruns any frame cache
+            res = replace(res, box_points=int(count_points_in_boxes(points, res.box[None, :])[0]))
             out[f] = res
             box = res.box
         if dt != 0:
