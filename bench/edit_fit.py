@@ -126,12 +126,16 @@ def main() -> None:
     ap.add_argument("--modes", nargs="+", default=["single", "context"], choices=["single", "context"])
     ap.add_argument("--no-category-modes", nargs="*", default=["context"], choices=["single", "context"])
     ap.add_argument("--groups", nargs="*", default=list(GROUPS))
+    ap.add_argument("--seeds", type=int, nargs="+", help="evaluate these seeds as one group instead (e.g. unseen ones)")
     ap.add_argument("--category", default="vehicle.car", help="ground-truth category evaluated (the issue's target: cars)")
     ap.add_argument("--min-points", type=int, default=50, help="objects with fewer LiDAR points are left out")
     a = ap.parse_args()
     out: dict = {"frames": a.frames_eval, "groups": {}}
     pooled: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if a.seeds:
+            GROUPS["seeds " + ",".join(map(str, a.seeds))] = a.seeds
+            a.groups = ["seeds " + ",".join(map(str, a.seeds))]
         for name in a.groups:
             row: dict = {}
             for mode in a.modes:
