@@ -23,7 +23,7 @@ import numpy as np
 
 from lidarlabel.prelabel.accumulate import crop_tracks
 
-__all__ = ["EndObservation", "fit_along", "frame_ends", "refit_moving"]
+__all__ = ["EndObservation", "basis", "fit_along", "frame_ends", "refit_moving"]
 
 _MIN_INCIDENCE = np.sin(np.deg2rad(15.0))
 
@@ -62,9 +62,15 @@ def frame_ends(points_local: np.ndarray, sensor_local: np.ndarray, width: float,
     return lo, hi, seen[0], seen[1]
 
 
+def basis(t: np.ndarray, degree: int, knots: np.ndarray) -> np.ndarray:
+    """(K, degree + 1 + len(knots)) columns: powers of ``t`` (s), then hinges max(0, t - knot)."""
+    cols = [t ** d for d in range(degree + 1)] + [np.maximum(0.0, t - k) for k in knots]
+    return np.stack(cols, axis=1)
+
+
 def fit_along(ends: EndObservation, length: float, length_range: tuple[float, float], prior: float,
               degree: int = 1, tol: float = 0.3, iterations: int = 8, min_share: float = 0.0,
-              ) -> tuple[np.ndarray, float, bool]:
+              knots: np.ndarray | None = None, bend: float = 1.0) -> tuple[np.ndarray, float, bool]:
     """Along-track correction coefficients (degree + 1,) in (t - mean t), the length, and whether it was measured.
 
     Model: the box spans ``delta(t) -/+ L / 2``; a seen end pulls its side to
@@ -77,8 +83,9 @@ def fit_along(ends: EndObservation, length: float, length_range: tuple[float, fl
     """
     t = ends.t - ends.t.mean()
     K = len(t)
-    T = np.stack([t ** d for d in range(degree + 1)], axis=1)  # (K, D)
-    D = degree + 1
+    knots = np.zeros(0) if knots is None else np.asarray(knots, dtype=float)
+    T = basis(t, degree, knots)  # (K, D)
+    D = T.shape[1]
     need = max(1.0, min_share * K)
     free_len = (min(ends.front.sum(), ends.rear.sum()) >= need) and int(ends.front.sum() + ends.rear.sum()) >= 3
     L = float(length) if free_len else max(float(length), prior)
@@ -108,7 +115,9 @@ def fit_along(ends: EndObservation, length: float, length_range: tuple[float, fl
         b = np.array(rhs) * np.sqrt(w)
         # a weak pull to no correction keeps an unseen stretch where the smoother put it
         reg = 0.05 * np.sqrt(len(rows))
-        A = np.vstack([A, reg * np.eye(A.shape[1])[: D]])
+        ridge = np.full(D, reg)
+        ridge[degree + 1:] = bend * np.sqrt(len(rows))  # a bend of the motion must be asked for by many ends
+        A = np.vstack([A, np.diag(ridge) @ np.eye(A.shape[1])[: D]])
         b = np.concatenate([b, np.zeros(D)])
         if free_len:
             A = np.vstack([A, np.concatenate([np.zeros(D), [reg]])])
@@ -124,7 +133,7 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
                  times_s: np.ndarray, length_range: Mapping[str, tuple[float, float]],
                  priors: Mapping[str, float], spacing_rad: float, along_margin: float = 1.0,
                  margin: float = 0.3, degree: int = 1, min_frames: int = 3, absolute: bool = False,
-                 min_share: float = 0.0, pad: float = 0.0) -> None:
+                 min_share: float = 0.0, pad: float = 0.0, knot_s: float = 0.0, bend: float = 1.0) -> None:
     """Re-place each moving vehicle track's boxes (in place) on one along-track shape fitted to all its frames.
 
     ``tracks``: RefinedTrack (world boxes (7,) per frame); ``sensors[id][frame]``
@@ -176,12 +185,14 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
         if not (ends.front.any() or ends.rear.any()):
             continue
         L0 = float(next(iter(r.boxes.values()))[3])
-        theta, L, _ = fit_along(ends, L0, length_range[r.detection_class], priors[r.detection_class], degree,
-                                min_share=min_share)
         tm = ends.t.mean()
+        t0, t1 = ends.t.min() - tm, ends.t.max() - tm
+        knots = np.arange(t0 + knot_s, t1 - 0.5 * knot_s, knot_s) if knot_s > 0 else np.zeros(0)
+        theta, L, _ = fit_along(ends, L0, length_range[r.detection_class], priors[r.detection_class], degree,
+                                min_share=min_share, knots=knots, bend=bend)
         for f, b in r.boxes.items():
             dt = times_s[f] - tm
-            delta = float(sum(theta[d] * dt ** d for d in range(len(theta))))
+            delta = float(basis(np.array([dt]), degree, knots)[0] @ theta)
             if absolute:
                 delta += float(np.polyval(base, dt)) - s_box[f]
             b[0] += delta * np.cos(b[6])

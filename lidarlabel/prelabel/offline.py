@@ -161,7 +161,7 @@ def refine_scene(
                      {c: size_prior(c)[0] for c in o.moving_shape_classes}, o.angular_spacing,
                      along_margin=o.moving_shape_margin, degree=o.moving_shape_degree,
                      absolute=o.moving_shape_absolute, min_share=o.moving_shape_min_share,
-                     pad=o.moving_shape_pad)
+                     pad=o.moving_shape_pad, knot_s=o.moving_shape_knot, bend=o.moving_shape_bend)
     if o.accumulate and frame_points:
         _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
                       by_id, frame_points, o)

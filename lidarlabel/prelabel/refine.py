@@ -70,6 +70,8 @@ class RefineOptions:
     moving_shape_margin: float = 1.0  # m: each frame's box grown by this along the heading for its points
     moving_shape_min_share: float = 0.3  # the length is measured when front and rear were each seen in this share
     moving_shape_pad: float = 0.0  # point spacings added beyond each measured end
+    moving_shape_knot: float = 1.0  # s between knots where the along-track correction may bend (0: a line)
+    moving_shape_bend: float = 0.2  # ridge weight of a bend
     merge_static: bool = True  # join static vehicle tracks of one place seen in turns (offline.py)
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
