@@ -6,13 +6,15 @@ A car approached and then passed shows its front, then its flank, then its
 rear; no single far sweep shows both ends, but the sequence does. Each
 frame's non-ground points are cropped to its refined box (grown along the
 heading, where the error is) and taken into the box's frame; per frame the
-foremost and rearmost points are kept, and where the sensor faced that end
-(or saw the flank at more than 15 degrees of incidence) that end is taken as
-measured. One length and one smooth along-track correction (a polynomial in
-time) are fitted to every measured end at once, robustly (an occluded end
-reads short, a stray point long), with every frame's points kept inside the
-box. The length is measured only when some frames measured the front and
-others the rear; otherwise it is at least the class prior.
+foremost and rearmost points are kept, and where the sensor lay beyond that
+end (or beside the flank at more than 15 degrees of incidence) that end is
+taken as seen. One length and one along-track correction of the smoothed
+track (a line in time that may bend at knots, each bend paid for by a ridge
+term) are fitted to every seen end at once, robustly (an occluded end reads
+short, a stray point long), with every frame's points kept inside the box.
+The length is measured only when the front and the rear were each seen in a
+good share of the frames; otherwise it is at least the class prior (a partial
+length above the class minimum is no measurement).
 """
 
 from __future__ import annotations
@@ -71,15 +73,16 @@ def basis(t: np.ndarray, degree: int, knots: np.ndarray) -> np.ndarray:
 def fit_along(ends: EndObservation, length: float, length_range: tuple[float, float], prior: float,
               degree: int = 1, tol: float = 0.3, iterations: int = 8, min_share: float = 0.0,
               knots: np.ndarray | None = None, bend: float = 1.0) -> tuple[np.ndarray, float, bool]:
-    """Along-track correction coefficients (degree + 1,) in (t - mean t), the length, and whether it was measured.
+    """Correction coefficients (D,) of :func:`basis` in t - mean t (s), the length (m), and whether it was measured.
 
-    Model: the box spans ``delta(t) -/+ L / 2``; a seen end pulls its side to
+    ``ends``: K frames in their box frames. Model: the box spans
+    ``delta(t) -/+ L / 2`` with ``delta = basis(t, degree, knots) @ theta``;
+    a hinge coefficient costs ``bend`` (ridge); a seen end pulls its side to
     it (Cauchy-weighted, scale ``tol`` m); any point outside the box pushes
     it out (one-sided, weight 10). The length is a free parameter only when
     both the front and the rear were seen, each in at least ``min_share`` of
     the frames (a box turned off the heading in one frame seems to show its
-    flank); otherwise it is
-    ``max(length, prior)``.
+    flank); otherwise it is ``max(length, prior)``.
     """
     t = ends.t - ends.t.mean()
     K = len(t)
@@ -136,8 +139,12 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
                  min_share: float = 0.0, pad: float = 0.0, knot_s: float = 0.0, bend: float = 1.0) -> None:
     """Re-place each moving vehicle track's boxes (in place) on one along-track shape fitted to all its frames.
 
-    ``tracks``: RefinedTrack (world boxes (7,) per frame); ``sensors[id][frame]``
-    (3,) world sensor position of each observed frame; ``times_s`` (F,).
+    ``tracks``: RefinedTrack (world boxes (7,) per frame, heading along the
+    motion); ``frame_points``: frame -> (M, 3) world non-ground points;
+    ``sensors[id][frame]`` (3,) world sensor position of each observed frame;
+    ``times_s`` (F,). ``knot_s`` (s) between the knots of the correction (0:
+    a polynomial of ``degree``); ``absolute``: fit one motion to the ends on
+    the track's path instead of a correction of it (off by default, docs).
     """
     by_frame: dict[int, list] = {}
     for r in tracks:
@@ -190,11 +197,11 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
         knots = np.arange(t0 + knot_s, t1 - 0.5 * knot_s, knot_s) if knot_s > 0 else np.zeros(0)
         theta, L, _ = fit_along(ends, L0, length_range[r.detection_class], priors[r.detection_class], degree,
                                 min_share=min_share, knots=knots, bend=bend)
-        for f, b in r.boxes.items():
-            dt = times_s[f] - tm
-            delta = float(basis(np.array([dt]), degree, knots)[0] @ theta)
-            if absolute:
-                delta += float(np.polyval(base, dt)) - s_box[f]
+        dts = times_s[bf] - tm
+        deltas = basis(dts, degree, knots) @ theta
+        if absolute:
+            deltas = deltas + np.polyval(base, dts) - np.array([s_box[f] for f in bf])
+        for delta, b in zip(deltas, (r.boxes[f] for f in bf)):
             b[0] += delta * np.cos(b[6])
             b[1] += delta * np.sin(b[6])
             b[3] = L

@@ -128,6 +128,9 @@ def refine_scene(
     frame -> (M, 3) world-frame non-ground points of that frame (optional).
     """
     o = options or RefineOptions()
+    if frame_points:  # sorted by x once: every later crop's stable sort of a frame is then linear
+        frame_points = {f: p[np.argsort(p[:, 0], kind="stable")] if p is not None and len(p) else p
+                        for f, p in frame_points.items()}
     by_id = {rec.id: rec for rec in records}
     refined = {r.id: r for r in (refine_track(rec, frame_times_us, o) for rec in records) if r is not None}
     if o.merge_static:
