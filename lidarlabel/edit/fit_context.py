@@ -210,6 +210,8 @@ def _match(pts: np.ndarray, at: np.ndarray, limit: tuple[float, float, float], r
     src = _thin(obj.points, MAX_MATCH_POINTS)
     centroid = clicked[:, :2].mean(axis=0) - src[:, :2].mean(axis=0)
     inits = [np.zeros(2), centroid] if first else [np.zeros(2), -pred]
+    if np.hypot(*(inits[1] - inits[0])) < 0.01:  # a static object's prediction is "no motion": one ICP is enough
+        inits = inits[:1]
     shift, res = min((_register(src, tree, init) for init in inits), key=lambda t: t[1])
     speed = float(np.hypot(*velocity))
     if speed >= SLIDE_MIN_SPEED:

@@ -20,7 +20,7 @@ from lidarlabel.prelabel.fitting import fit_box
 
 __all__ = ["Sight", "fit_with_occlusion", "line_of_sight", "seen_extents"]
 
-SAMPLING_GAP_M = 0.05  # m: an object's true end lies a little beyond its last LiDAR return...
+SAMPLING_GAP_M = 0.0  # m: an object's true end lies a little beyond its last LiDAR return...
 SAMPLING_GAP_RAD = 0.00175  # ...plus half an azimuth step (0.2 deg) at its range: the expected gap
 OCCLUSION_RAD = np.deg2rad(1.0)  # a nearer point within this elevation angle of a ray blocks it...
 OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a 0.2 deg scan)
@@ -46,6 +46,10 @@ class Sight:
     def blockers(self) -> np.ndarray:
         """(M, 3) every possible blocker of this sight."""
         return self.near if self._far is None else np.r_[self.near, self._far()]
+
+    def far(self) -> np.ndarray | None:
+        """(M', 3) the blockers on the line of sight outside ``near`` (None: none known)."""
+        return None if self._far is None else self._far()
 
 
 def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: np.ndarray,
@@ -222,22 +226,46 @@ class _Sights:
     def __iter__(self) -> Iterator[_Occluders]:
         for i, s in enumerate(self._sights):
             if i == len(self._built):
-                self._built.append(_Occluders(s.blockers(), s.viewpoint))
+                self._built.append(_Occluders(s.near, s.viewpoint, s.far))
             yield self._built[i]
 
 
 class _Occluders:
-    """Which positions are hidden from a viewpoint by (M, 3) points nearer to it."""
+    """Which positions are hidden from a viewpoint by (M, 3) points nearer to it.
+
+    The blockers on the line of sight beyond the crop (``far()``, a whole-sweep
+    scan) are fetched only when the nearby ones (``near``) do not hide enough.
+    """
+
+    def __init__(self, near: np.ndarray, viewpoint: np.ndarray,
+                 far: Callable[[], np.ndarray | None] | None = None) -> None:
+        self.vp = viewpoint
+        self._near = _Polar(near, viewpoint)
+        self._far_fn, self._far = far, None
+
+    def hidden_fraction(self, xy: np.ndarray, z_levels: np.ndarray) -> float:
+        """Fraction of the positions (xy (P, 2) at every height of ``z_levels``) hidden from the viewpoint."""
+        hidden = self._near.hidden(xy, z_levels)
+        if hidden.mean() >= 0.5 or self._far_fn is None:
+            return float(hidden.mean())
+        if self._far is None:
+            far = self._far_fn()
+            self._far = _Polar(np.zeros((0, 3)) if far is None else far, self.vp)
+        return float((hidden | self._far.hidden(xy, z_levels)).mean())
+
+
+class _Polar:
+    """(M, 3) blockers in polar form around a viewpoint (3,)."""
 
     def __init__(self, points: np.ndarray, viewpoint: np.ndarray) -> None:
-        rel = points - viewpoint
+        rel = np.asarray(points, dtype=float).reshape(-1, 3) - viewpoint
         self.az = np.arctan2(rel[:, 1], rel[:, 0])
         self.r = np.hypot(rel[:, 0], rel[:, 1])
         self.el = np.arctan2(rel[:, 2], self.r)
         self.vp = viewpoint
 
-    def hidden_fraction(self, xy: np.ndarray, z_levels: np.ndarray) -> float:
-        """Fraction of the positions (xy (P, 2) at every height of ``z_levels``) hidden from the viewpoint."""
+    def hidden(self, xy: np.ndarray, z_levels: np.ndarray) -> np.ndarray:
+        """(L, P) bool: position p (xy (P, 2)) at height ``z_levels[l]`` has a blocker nearer on its ray."""
         rel = xy - self.vp[:2]
         az = np.arctan2(rel[:, 1], rel[:, 0])
         r = np.hypot(rel[:, 0], rel[:, 1])
@@ -252,4 +280,4 @@ class _Occluders:
             near = (b_r[None, :] < r[:, None] - OCCLUDER_GAP) & (daz < OCCLUSION_AZ_RAD)
             near &= np.abs(b_el[None, :] - el[:, None]) < OCCLUSION_RAD
             hidden.append(near.any(axis=1))
-        return float(np.mean(hidden))
+        return np.array(hidden)
