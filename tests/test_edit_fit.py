@@ -193,3 +193,42 @@ def test_moving_car_seen_short_in_the_clicked_sweep_grows_to_the_size_other_swee
     assert single[3] < CAR[3] - 1.0
     box = fit_at_point(frames[10], click, vps[10], "vehicle.car", frame=10, **context_kw(frames, vps)).box
     assert abs(box[3] - CAR[3]) < 0.2 and abs(box[0] - car_at(10)[0]) < 0.2
+
+
+def ring_scan(box: np.ndarray, viewpoint: np.ndarray, step_deg: float, elevations_deg: np.ndarray) -> np.ndarray:
+    """(K, 3) first hits on an axis-aligned ``box`` (yaw 0) of a spinning LiDAR's rays from ``viewpoint`` (3,)."""
+    rel = box[:2] - viewpoint[:2]
+    centre = np.degrees(np.arctan2(rel[1], rel[0]))
+    az = np.deg2rad(np.arange(centre - 10.0, centre + 10.0, step_deg))
+    el = np.deg2rad(elevations_deg)
+    a, e = np.meshgrid(az, el)
+    d = np.c_[(np.cos(e) * np.cos(a)).ravel(), (np.cos(e) * np.sin(a)).ravel(), np.sin(e).ravel()]
+    lo, hi = box[:3] - box[3:6] / 2, box[:3] + box[3:6] / 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t1, t2 = (lo - viewpoint) / d, (hi - viewpoint) / d
+    near, far = np.minimum(t1, t2).max(axis=1), np.maximum(t1, t2).min(axis=1)
+    hit = (near <= far) & (near > 0)
+    return viewpoint + d[hit] * near[hit, None]
+
+
+def test_sensor_azimuth_step_is_read_from_the_rings_and_unknown_without_them():
+    from lidarlabel.edit.fit_grow import azimuth_step
+
+    vp = np.array([0.0, 0.0, 1.8])
+    for step in (0.1, 0.2, 0.33):  # Waymo-like, 64-beam at 10 Hz, nuScenes' 32-beam at 20 Hz
+        pts = ring_scan(CAR + np.r_[5.0, 3.0, 0, 0, 0, 0, 0], vp, step, np.arange(-8.0, 0.0, 0.4))
+        assert abs(np.degrees(azimuth_step(pts, vp)) - step) < 0.01
+    scattered = np.random.default_rng(0).uniform([20, -2, 0], [25, 2, 1.5], size=(500, 3))
+    assert azimuth_step(scattered, vp) is None
+
+
+def test_rear_face_seen_end_to_end_gives_the_width_not_the_default():
+    # behind a 1.8 m wide car, a little to its right: the rear face is seen end to end with free space
+    # beyond both ends, so the width is the seen one plus the expected sampling gap, not the 1.97 m default
+    # (a fixed 0.05 m + 0.1 deg per end made it 1.89 m)
+    assert default_ontology().default_size("vehicle.car")[1] > 1.9
+    vp = np.array([0.0, -3.0, 1.8])
+    pts = np.r_[face_points(CAR, vp, step=0.1), ground(CAR, np.random.default_rng(1))]
+    box = fit_at_point(pts, np.r_[CAR[0] - CAR[3] / 2, CAR[1], 0.8], vp, "vehicle.car").box
+    assert abs(box[4] - CAR[4]) < 0.05
+    assert abs(box[1] - CAR[1]) < 0.1

@@ -29,7 +29,13 @@ from scipy import ndimage
 
 from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.edit.fit_context import object_context
-from lidarlabel.edit.fit_grow import fit_with_occlusion, line_of_sight, seen_extents
+from lidarlabel.edit.fit_grow import (
+    AZIMUTH_STEP_RAD,
+    azimuth_step,
+    fit_with_occlusion,
+    line_of_sight,
+    seen_extents,
+)
 from lidarlabel.errors import InputError
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
@@ -212,6 +218,21 @@ def drop_posts(pts: np.ndarray, gz: np.ndarray) -> np.ndarray:
     return ~drop.ravel()[flat]
 
 
+def _sensor_step(found: ObjectPoints, click: np.ndarray, viewpoint: np.ndarray | None) -> float:
+    """The azimuth step (radians) of the clicked sweep: from the object's points, else the points near the click."""
+    if viewpoint is None:
+        return AZIMUTH_STEP_RAD
+    vp = np.asarray(viewpoint, dtype=float)
+    pts = found.points
+    if len(pts) > 2000:  # a near object: its returns around the click suffice
+        pts = pts[((pts[:, :2] - click[:2]) ** 2).sum(axis=1) < 4.0]
+    step = azimuth_step(pts, vp)
+    if step is None:  # a few returns: the surroundings close by (a compact patch keeps ring neighbours)
+        near = found.surroundings[((found.surroundings[:, :2] - click[:2]) ** 2).sum(axis=1) < 9.0]
+        step = azimuth_step(near, vp)
+    return AZIMUTH_STEP_RAD if step is None else step
+
+
 def fit_at_point(
     points_world: np.ndarray,
     click: np.ndarray,
@@ -242,6 +263,7 @@ def fit_at_point(
         if ext[0] > car[0] or ext[1] > car[1]:
             limit = max_extent(None, onto)
             found = object_points_at(points_world, click, limit)
+    step = _sensor_step(found, click, viewpoint)
     sights, heading, views = (), None, []
     if frame is not None and points_world_of is not None:
         ctx = object_context(points_world_of, frame, found, click, limit, RADIUS, viewpoint_of)
@@ -255,7 +277,7 @@ def fit_at_point(
     prior = tuple(float(v) for v in onto.default_size(category))
     measured = (False, False)
     if heading is not None and views:
-        seen = seen_extents(views, heading, prior, found.ground_z)
+        seen = seen_extents(views, heading, prior, found.ground_z, step)
         prior = tuple(p if s is None else s for p, s in zip(prior, (*seen, None), strict=True))
         measured = (seen[0] is not None, seen[1] is not None)
     if viewpoint is None:
@@ -265,5 +287,5 @@ def fit_at_point(
         def far() -> np.ndarray:
             return line_of_sight(points_world, found.points, vp, click, RADIUS)
 
-        box = fit_with_occlusion(found, vp, prior, far, sights, heading, measured)
+        box = fit_with_occlusion(found, vp, prior, far, sights, heading, measured, step)
     return FitResult(box, category, found.points)

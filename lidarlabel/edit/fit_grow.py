@@ -18,10 +18,10 @@ import numpy as np
 from lidarlabel.core.boxes import normalize_yaw, yaw_difference
 from lidarlabel.prelabel.fitting import fit_box
 
-__all__ = ["Sight", "fit_with_occlusion", "line_of_sight", "seen_extents"]
+__all__ = ["Sight", "azimuth_step", "fit_with_occlusion", "line_of_sight", "seen_extents"]
 
-SAMPLING_GAP_M = 0.0  # m: an object's true end lies a little beyond its last LiDAR return...
-SAMPLING_GAP_RAD = 0.00175  # ...plus half an azimuth step (0.2 deg) at its range: the expected gap
+AZIMUTH_STEP_RAD = np.deg2rad(0.2)  # a 64-beam spinning LiDAR at 10 Hz, when the points do not tell
+RING_TOLERANCE_RAD = np.deg2rad(0.03)  # returns this close in elevation are one laser's (one ring)
 OCCLUSION_RAD = np.deg2rad(1.0)  # a nearer point within this elevation angle of a ray blocks it...
 OCCLUSION_AZ_RAD = np.deg2rad(0.4)  # ...and within this azimuth (two steps of a 0.2 deg scan)
 NEAR_FACE_INSET = 0.3  # m: where beside a seen face its continuation is tested
@@ -87,15 +87,47 @@ def line_of_sight(points_world: np.ndarray, obj_points: np.ndarray, viewpoint: n
     return cand[keep & (daz < half)]
 
 
+def azimuth_step(points: np.ndarray, viewpoint: np.ndarray) -> float | None:
+    """The sensor's azimuth step (radians) seen in (K, 3) world points of one sweep from ``viewpoint`` (3,).
+
+    Returns of one laser share an elevation angle; the median azimuth difference
+    between neighbouring returns of a ring is the step (a missing return makes
+    one difference two steps, which the median ignores). Elevation groups wider
+    than a ring (lasers mixed, e.g. motion-compensated or multi-origin clouds) are
+    left out. None when fewer than
+    20 such pairs are found (few points, or points merged from several sweeps
+    or motion-compensated out of their rings).
+    """
+    rel = np.asarray(points, dtype=float)[:, :3] - viewpoint
+    rxy = np.hypot(rel[:, 0], rel[:, 1])
+    ok = rxy > 1.0
+    if ok.sum() < 20:
+        return None
+    az, el = np.arctan2(rel[ok, 1], rel[ok, 0]), np.arctan2(rel[ok, 2], rxy[ok])
+    by_el = np.argsort(el)
+    ring = np.r_[0, np.cumsum(np.diff(el[by_el]) > RING_TOLERANCE_RAD)]
+    el_sorted, az_sorted = el[by_el], az[by_el]
+    # a chain of close elevations spanning more than a few tolerances is several lasers mixed (no clean rings)
+    first = np.r_[0, np.flatnonzero(np.diff(ring)) + 1]
+    span = np.maximum.reduceat(el_sorted, first) - np.minimum.reduceat(el_sorted, first)
+    clean = (span <= 3 * RING_TOLERANCE_RAD)[ring]
+    order = np.lexsort((az_sorted, ring))
+    d = np.diff(az_sorted[order])
+    d = d[(np.diff(ring[order]) == 0) & clean[order][1:] & (d > 1e-5) & (d < np.deg2rad(1.0))]
+    return float(np.median(d)) if len(d) >= 20 else None
+
+
 def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, float],
                        line_of_sight: np.ndarray | Callable[[], np.ndarray] | None = None, sights: Sequence[Sight] = (),
-                       heading: float | None = None, measured: tuple[bool, bool] = (False, False)) -> np.ndarray:
+                       heading: float | None = None, measured: tuple[bool, bool] = (False, False),
+                       step: float = AZIMUTH_STEP_RAD) -> np.ndarray:
     """(7,) world box of ``found`` (an :class:`~lidarlabel.edit.fit.ObjectPoints`) grown to ``prior`` where hidden.
 
     A side seen shorter than the prior (length, width) grows past an end only when
     the space beyond that end is hidden from ``viewpoint`` (3,) by something nearer
     to the sensor, and from every other sight in ``sights``. An end with free, visible space
-    beyond it is where the object ends; it only moves out by the sensor's sampling gap.
+    beyond it is where the object ends; it only moves out by the expected sampling gap, half
+    the sensor's azimuth ``step`` (radians, :func:`azimuth_step`) at the object's range.
     Both ends hidden: grow away from the sensor. ``line_of_sight`` (M, 3), or a function
     giving them when first needed, adds blockers outside ``found.surroundings``. ``heading`` (radians, the direction of motion)
     fixes which axis is the length; without it both are tried and the box nearer the prior wins.
@@ -105,7 +137,7 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
     pts = found.points
     raw = _raw_fit(pts, found.ground_z, heading)
     rng = float(np.linalg.norm(raw[:2] - viewpoint[:2]))
-    gap = SAMPLING_GAP_M + rng * SAMPLING_GAP_RAD
+    gap = 0.5 * step * rng
     z_levels = found.ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - found.ground_z)
     far = line_of_sight if line_of_sight is None or callable(line_of_sight) else (lambda: line_of_sight)
     occs = _Sights([Sight(viewpoint, found.surroundings, far), *sights])
@@ -123,20 +155,21 @@ def fit_with_occlusion(found, viewpoint: np.ndarray, prior: tuple[float, float, 
 
 
 def seen_extents(views: Sequence[tuple[np.ndarray, Sight]], heading: float, prior: tuple[float, float, float],
-                 ground_z: float) -> tuple[float | None, float | None]:
+                 ground_z: float, step: float = AZIMUTH_STEP_RAD) -> tuple[float | None, float | None]:
     """(length, width) in metres of a moving object as seen whole in other sweeps (median), None where none did.
 
     ``views`` are the sweeps' own (K, 3) object points and :class:`Sight`, not
     moved (a moving object's sweeps do not stack exactly); ``heading`` (radians)
     its direction of motion. A side counts when both its ends were free in that
-    sweep (the test of :func:`fit_with_occlusion`, with that sweep's viewpoint).
+    sweep (the test of :func:`fit_with_occlusion`, with that sweep's viewpoint and
+    the sensor's azimuth ``step``).
     """
     seen: tuple[list[float], list[float]] = ([], [])
     for pts, sight in views:
         if len(pts) < MIN_VIEW_POINTS:
             continue
         raw = _raw_fit(pts, ground_z, heading)
-        gap = SAMPLING_GAP_M + float(np.linalg.norm(raw[:2] - sight.viewpoint[:2])) * SAMPLING_GAP_RAD
+        gap = 0.5 * step * float(np.linalg.norm(raw[:2] - sight.viewpoint[:2]))
         z_levels = ground_z + np.array([0.5, 0.8]) * (raw[2] + raw[5] / 2 - ground_z)
         whole: list[bool] = []
         box = _grow_box(pts, raw, float(raw[6]), prior, _Sights([sight]),
