@@ -117,8 +117,11 @@ def object_points_at(
     (canopy, signs) are left out. Raises InputError when no object point lies near
     the click (e.g. a click on empty road).
     """
-    pts = np.asarray(points_world, dtype=float)[:, :3]
+    raw = np.asarray(points_world)
     click = np.asarray(click, dtype=float).reshape(3)
+    # a square first (NaN fails it), then the circle, converting only what is near to float64
+    sq = (np.abs(raw[:, 0] - click[0]) < radius) & (np.abs(raw[:, 1] - click[1]) < radius)
+    pts = raw[sq, :3].astype(float)
     d2 = ((pts[:, :2] - click[:2]) ** 2).sum(axis=1)
     near = pts[(d2 < radius**2) & np.isfinite(pts).all(axis=1)]
     if len(near) < 3:
