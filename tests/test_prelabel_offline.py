@@ -226,3 +226,25 @@ def test_a_parked_car_keeps_its_box_in_frames_its_points_fill_outside_its_track(
     assert t.scores[5] < t.scores[15] and 5 in t.interpolated
     (off,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0, extend_static=0), points)
     assert sorted(off.boxes) == list(range(10, 20))
+
+
+def test_a_parked_car_boxed_across_is_turned_and_measured_whole():
+    """The track's box lies across the car (its rear face read as the length): the crop cuts the car short."""
+    car = np.array([45.0, 0.0, 0.75, 3.9, 1.8, 1.5, 0.0])
+    rear = car[0] - car[3] / 2
+    across = np.array([rear + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
+    rec, points = TrackRecord("p00000"), {}
+    for f in range(40):
+        sensor = np.array([20.0 + 0.5 * f, -8.0, 1.8])  # the next lane over, closing in on the car
+        pts = _visible(car, sensor)
+        points[f] = pts.astype(np.float32)
+        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
+                                          sensor, "vehicle.car", 0.9, pts)
+    (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0), points)
+    b = t.boxes[0]
+    assert not t.moving and abs(np.sin(b[6])) < 0.05, b  # turned along the car
+    assert abs(b[3] - car[3]) < 0.2 and np.hypot(*(b[:2] - car[:2])) < 0.15, b
+    # turned without cropping again, the outline stays cut to the old box: length and centre are guessed
+    (cut,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0, accumulate_recrop=False), points)
+    c = cut.boxes[0]
+    assert abs(c[3] - car[3]) > 0.4 or np.hypot(*(c[:2] - car[:2])) > 0.4, c

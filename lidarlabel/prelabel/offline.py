@@ -193,6 +193,7 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         return
     clouds: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
     sensors: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
+    frames: dict[str, list[int]] = {r.id: [] for r in tracks}
     by_frame: dict[int, list[RefinedTrack]] = {}
     for r in tracks:
         for f in records[r.id].observations:
@@ -204,38 +205,66 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         for r, c in zip(rs, crop_tracks(pts, np.array([_static_box(r) for r in rs]), o.accumulate_margin)):
             clouds[r.id].append(c)
             sensors[r.id].append(records[r.id].observations[f].sensor)
+            frames[r.id].append(f)
     for r in tracks:
         box = _static_box(r)
         if not clouds[r.id]:
             continue
         sens = np.array(sensors[r.id])
-        rng = float(np.median(np.hypot(*(sens[:, :2] - box[:2]).T)))
-        spacing = o.angular_spacing * rng
-        shape = static_shape(clouds[r.id], sens, float(box[6]), spacing)
-        if shape is None:
+        fitted = _fit_static(clouds[r.id], sens, box, r.detection_class, o, turn=True)
+        if fitted is None:
             continue
-        cr = CLASS_RANGES[r.detection_class]
-        ext = shape.hi - shape.lo
-        if o.accumulate_swap >= 0 and ext[1] > cr.width[1] + o.accumulate_swap and ext[0] <= cr.width[1]:
-            # wider across than any such vehicle, and narrow along: the heading was read off a short flank
-            swapped = static_shape(clouds[r.id], sens, float(shape.yaw) + np.pi / 2, spacing)
-            shape = swapped or shape
-        prior = size_prior(r.detection_class)
-        ext = shape.hi - shape.lo + spacing
-        size = []
-        for k, (lim, want) in enumerate(((cr.length, prior[0]), (cr.width, prior[1]))):
-            both = bool(shape.seen_lo[k] and shape.seen_hi[k])
-            v = ext[k] if both and ext[k] >= lim[0] else max(ext[k], want)
-            size.append(min(v, lim[1]))
-        L, W = size
-        if not o.accumulate_width:
-            W = float(box[4])
-        xy = shape.placed(L, W, np.median(sens, axis=0))
-        yaw = float(normalize_yaw(shape.yaw))
-        new = np.array([xy[0], xy[1], box[2], L, W, box[5], yaw])
+        new, turned = fitted
+        if turned and o.accumulate_recrop:
+            # the crop was the box across the car: it cut the length; crop again with the turned box
+            again = [crop_tracks(frame_points[f], new[None], o.accumulate_margin)[0] for f in frames[r.id]]
+            refit = _fit_static(again, sens, new, r.detection_class, o, turn=False)
+            new = refit[0] if refit is not None else new
         for f in r.boxes:
             r.boxes[f] = new.copy()
 
+
+def _fit_static(clouds: list[np.ndarray], sens: np.ndarray, box: np.ndarray, dclass: str, o: RefineOptions,
+                turn: bool) -> tuple[np.ndarray, bool] | None:
+    """One box (7,) for a static vehicle from its per-frame cropped points, and whether it turned the heading.
+
+    ``clouds[k]`` (N_k, 3) world points seen from ``sens[k]`` (3,); ``box`` (7,)
+    the track's box (height and bottom are kept). ``turn``: an outline wider
+    than the class allows, or a face seen end to end no wider than a car,
+    turns the heading by 90 degrees.
+    """
+    rng = float(np.median(np.hypot(*(sens[:, :2] - box[:2]).T)))
+    spacing = o.angular_spacing * rng
+    shape = static_shape(clouds, sens, float(box[6]), spacing)
+    if shape is None:
+        return None
+    cr = CLASS_RANGES[dclass]
+    ext = shape.hi - shape.lo
+    turned = False
+    if not turn:
+        pass
+    elif o.accumulate_swap >= 0 and ext[1] > cr.width[1] + o.accumulate_swap and ext[0] <= cr.width[1]:
+        # wider across than any such vehicle, and narrow along: the heading was read off a short flank
+        swapped = static_shape(clouds, sens, float(shape.yaw) + np.pi / 2, spacing)
+        shape, turned = (swapped, True) if swapped is not None else (shape, False)
+    elif (o.accumulate_end_on and shape.seen_lo[0] and shape.seen_hi[0]
+          and ext[0] + spacing <= cr.width[1] and not (shape.seen_lo[1] and shape.seen_hi[1])):
+        # a face seen end to end, no longer than a car is wide, the depth not: the face is an end
+        swapped = static_shape(clouds, sens, float(shape.yaw) + np.pi / 2, spacing)
+        shape, turned = (swapped, True) if swapped is not None else (shape, False)
+    prior = size_prior(dclass)
+    ext = shape.hi - shape.lo + spacing
+    size = []
+    for k, (lim, want) in enumerate(((cr.length, prior[0]), (cr.width, prior[1]))):
+        both = bool(shape.seen_lo[k] and shape.seen_hi[k])
+        v = ext[k] if both and ext[k] >= lim[0] else max(ext[k], want)
+        size.append(min(v, lim[1]))
+    L, W = size
+    if not o.accumulate_width:
+        W = float(box[4])
+    xy = shape.placed(L, W, np.median(sens, axis=0))
+    yaw = float(normalize_yaw(shape.yaw))
+    return np.array([xy[0], xy[1], box[2], L, W, box[5], yaw]), turned
 
 
 def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 
 from lidarlabel.core.boxes import bev_corners, normalize_yaw
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
+from lidarlabel.prelabel.still_points import still_votes
 from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
 
 __all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
@@ -42,6 +43,8 @@ class RefineOptions:
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
     accumulate_swap: float = 0.0  # m: an outline this much wider than the class allows swaps axes (< 0: off)
+    accumulate_end_on: bool = True  # ... and a fully seen outline too short for a length turns it too
+    accumulate_recrop: bool = True  # ... then crops every frame again with the turned box and refits
     accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
     near_fraction: float = 1.0  # a static track's bottom: the median ground of this share of its nearest frames
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
@@ -76,6 +79,11 @@ class RefineOptions:
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
     merge_overlap: int = 1  # ... and which share at most this many observed frames
+    # a vehicle read as moving is parked when most of its cluster pairs ~0.5 s apart coincide better
+    # unshifted than shifted by the track's motion (still_points.py); this share of >= 3 pairs (> 1: off)
+    still_share: float = 0.67
+    still_gap: tuple[int, int] = (3, 8)  # frames between the clouds compared
+    still_min_shift: float = 0.3  # m: pairs whose two readings differ less are not compared
 
 
 @dataclass
@@ -358,6 +366,13 @@ def refine_track(
                 moving, solved = False, still
             elif o.static_drift and _drift(t_all[ok], c, still[9][ok]) < o.moving_distance:
                 # far partial views jitter more than the tolerance, but a parked car does not drift
+                moving, solved = False, still
+        if moving and solved is not None and still is not None and o.still_share <= 1.0:
+            pts = [ob.points for ob in obs]
+            xy_m = rts_smooth(t_all, solved[6], accel, solved[9])[:, :2]
+            n_still, n = still_votes(pts, frames, xy_m[np.asarray(frames) - frames[0]], o.still_gap,
+                                     o.still_min_shift)
+            if n >= 3 and n_still > o.still_share * n:
                 moving, solved = False, still
     if solved is None:
         return None
