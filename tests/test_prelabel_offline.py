@@ -248,3 +248,22 @@ def test_a_parked_car_boxed_across_is_turned_and_measured_whole():
     (cut,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0, accumulate_recrop=False), points)
     c = cut.boxes[0]
     assert abs(c[3] - car[3]) > 0.4 or np.hypot(*(c[:2] - car[:2])) > 0.4, c
+
+
+def test_a_parked_car_seen_only_from_behind_is_boxed_along_its_rear_face_normal():
+    """Its rear face (1.8 m, both ends seen) is no car's length: the box turns, its rear stays on the face."""
+    car = np.array([45.0, 0.0, 0.75, 4.5, 1.8, 1.5, 0.0])
+    rear = car[0] - car[3] / 2
+    across = np.array([rear + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
+    rec, points = TrackRecord("p00000"), {}
+    for f in range(40):
+        sensor = np.array([0.5 * f, 0.0, 1.8])  # straight behind it: only the rear face shows
+        pts = _visible(car, sensor)
+        points[f] = pts.astype(np.float32)
+        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
+                                          sensor, "vehicle.car", 0.9, pts)
+    (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0), points)
+    b = t.boxes[0]
+    assert abs(np.sin(b[6])) < 0.1 and abs((b[0] - b[3] / 2) - rear) < 0.15 and abs(b[1]) < 0.2, b
+    (flat,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0, accumulate_end_on=False), points)
+    assert abs(np.cos(flat.boxes[0][6])) < 0.1, flat.boxes[0]  # left across the car

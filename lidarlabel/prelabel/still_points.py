@@ -50,7 +50,7 @@ def still_votes(points: Sequence[np.ndarray | None], frames: Sequence[int], xy: 
         if len(pg) > _MAX_QUERY:  # a near car's cluster: the median needs no thousands of points
             pg = pg[np.linspace(0, len(pg) - 1, _MAX_QUERY).astype(int)]
         if i not in trees:
-            trees[i] = cKDTree(pf)
+            trees[i] = cKDTree(pf[:, :3])
         tree = trees[i]
         stay = float(np.median(tree.query(pg)[0]))
         move = float(np.median(tree.query(pg - np.r_[d, 0.0])[0]))
