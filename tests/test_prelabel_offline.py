@@ -250,6 +250,31 @@ def test_a_parked_car_boxed_across_is_turned_and_measured_whole():
     assert abs(c[3] - car[3]) > 0.4 or np.hypot(*(c[:2] - car[:2])) > 0.4, c
 
 
+def test_a_pole_beside_a_turned_car_does_not_widen_or_shift_its_box():
+    """Cropped again after the turn, the car's length grows into view, but not a pole 0.4 m beside its front end.
+
+    The first crop (the box across the car) spanned the car's whole width, so the
+    width was measured there; the pole, outside that crop, must not widen it.
+    """
+    car = np.array([45.0, 0.0, 0.75, 3.9, 1.8, 1.5, 0.0])
+    across = np.array([car[0] - car[3] / 2 + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
+    a = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    pole = np.array([(46.7 + 0.05 * np.cos(t), -1.3 + 0.05 * np.sin(t), z)
+                     for t in a for z in np.arange(0.3, 1.6, 0.15)])
+    rec, points = TrackRecord("p00000"), {}
+    for f in range(40):
+        sensor = np.array([20.0 + 0.5 * f, -8.0, 1.8])
+        pts = _visible(car, sensor)
+        points[f] = np.concatenate([pts, pole]).astype(np.float32)
+        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
+                                          sensor, "vehicle.car", 0.9, pts)
+    for spacing in (0.0, 0.004):  # the tests' exact returns, and a 64-beam sensor's ~0.2 m at 45 m
+        (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=spacing), points)
+        b = t.boxes[0]
+        assert abs(np.sin(b[6])) < 0.05 and abs(b[3] - car[3]) < 0.3, b
+        assert abs(b[4] - car[4]) < 0.25 and np.hypot(*(b[:2] - car[:2])) < 0.15, b
+
+
 def test_a_parked_car_seen_only_from_behind_is_boxed_along_its_rear_face_normal():
     """Its rear face (1.8 m, both ends seen) is no car's length: the box turns, its rear stays on the face."""
     car = np.array([45.0, 0.0, 0.75, 4.5, 1.8, 1.5, 0.0])

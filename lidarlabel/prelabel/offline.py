@@ -23,6 +23,9 @@ from lidarlabel.prelabel.tracker import TrackRecord
 __all__ = ["link_candidates", "merge_candidates", "refine_scene"]
 
 
+_RANGE_NOISE = 0.05  # m: a return's range error; the least a crop is grown by across a measured side
+
+
 def _static_box(r: RefinedTrack) -> np.ndarray:
     return next(iter(r.boxes.values()))
 
@@ -216,12 +219,23 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
             continue
         new, turned = fitted
         if turned and o.accumulate_recrop:
-            # the crop was the box across the car: it cut the length; crop again with the turned box
-            again = [crop_tracks(frame_points[f], new[None], o.accumulate_margin)[0] for f in frames[r.id]]
+            # the crop was the box across the car: it cut the length; crop again with the turned box.
+            # Only along it: that crop spanned the car's whole width (the track's length lay across
+            # it), so the width is measured; beyond one return spacing across, the new points beside
+            # the car (a pole, a wall, a neighbour) are not the car
+            across = max(_spacing(sens, new, o), _RANGE_NOISE)
+            grow = 2 * (o.accumulate_margin - across)
+            crop = new + np.array([0.0, 0.0, 0.0, grow, 0.0, grow, 0.0])
+            again = [crop_tracks(frame_points[f], crop[None], across)[0] for f in frames[r.id]]
             refit = _fit_static(again, sens, new, r.detection_class, o, turn=False)
             new = refit[0] if refit is not None else new
         for f in r.boxes:
             r.boxes[f] = new.copy()
+
+
+def _spacing(sens: np.ndarray, box: np.ndarray, o: RefineOptions) -> float:
+    """Distance (m) between neighbouring returns at the median range of ``box`` (7,) from ``sens`` (K, 3)."""
+    return o.angular_spacing * float(np.median(np.hypot(*(sens[:, :2] - box[:2]).T)))
 
 
 def _fit_static(clouds: list[np.ndarray], sens: np.ndarray, box: np.ndarray, dclass: str, o: RefineOptions,
@@ -233,8 +247,7 @@ def _fit_static(clouds: list[np.ndarray], sens: np.ndarray, box: np.ndarray, dcl
     than the class allows, or a face seen end to end no wider than a car,
     turns the heading by 90 degrees.
     """
-    rng = float(np.median(np.hypot(*(sens[:, :2] - box[:2]).T)))
-    spacing = o.angular_spacing * rng
+    spacing = _spacing(sens, box, o)
     shape = static_shape(clouds, sens, float(box[6]), spacing)
     if shape is None:
         return None
