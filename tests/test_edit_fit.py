@@ -232,3 +232,20 @@ def test_rear_face_seen_end_to_end_gives_the_width_not_the_default():
     box = fit_at_point(pts, np.r_[CAR[0] - CAR[3] / 2, CAR[1], 0.8], vp, "vehicle.car").box
     assert abs(box[4] - CAR[4]) < 0.05
     assert abs(box[1] - CAR[1]) < 0.1
+
+
+def test_nan_returns_in_neighbouring_sweeps_change_nothing():
+    # dropped returns stored as NaN (x, y or only z) in the other sweeps: the walk and the box are those without them
+    vps = [np.array([6.0 + 1.4 * f, -0.6 * f, 1.8]) for f in range(11)]
+    frames = make_frames(lambda f: CAR, vps)
+    rng = np.random.default_rng(3)
+    holed = [frames[0]]
+    for pts in frames[1:]:
+        bad = np.full((300, 3), np.nan)
+        bad[:100, :2] = CAR[:2] + rng.uniform(-2, 2, size=(100, 2))  # NaN z only, inside the crop
+        holed.append(np.r_[pts, bad].astype(np.float32))
+    click = np.array([CAR[0] - 2.0, 0.0, 0.8])
+    clean = fit_at_point(frames[0], click, vps[0], "vehicle.car", frame=0, **context_kw(frames, vps)).box
+    box = fit_at_point(frames[0], click, vps[0], "vehicle.car", frame=0, **context_kw(holed, vps)).box
+    assert np.isfinite(box).all()
+    assert np.allclose(box, clean, atol=0.05)

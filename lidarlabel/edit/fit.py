@@ -41,7 +41,7 @@ from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
 from lidarlabel.prelabel.ground import estimate_ground
 
-__all__ = ["FitResult", "ObjectPoints", "drop_posts", "fit_at_point", "fit_with_occlusion", "object_points_at", "voxel_components"]
+__all__ = ["FitResult", "ObjectPoints", "cut_object", "drop_posts", "fit_at_point", "fit_with_occlusion", "object_points_at", "voxel_components"]
 
 RADIUS = 9.0  # m: half the length of the longest rigid bus plus a margin
 GROUND_TOLERANCE = 0.25
@@ -124,6 +124,16 @@ def object_points_at(
     pts = raw[sq, :3].astype(float)
     d2 = ((pts[:, :2] - click[:2]) ** 2).sum(axis=1)
     near = pts[(d2 < radius**2) & np.isfinite(pts).all(axis=1)]
+    return cut_object(near, click, limit, radius)
+
+
+def cut_object(near: np.ndarray, click: np.ndarray, limit: tuple[float, float, float] | None = None,
+               radius: float = RADIUS) -> ObjectPoints:
+    """:func:`object_points_at` on (N, 3) finite float64 world points already cropped to ``radius`` of ``click`` (3,).
+
+    The neighbouring sweeps of :mod:`lidarlabel.edit.fit_context` come cropped
+    (and thinned when dense); this skips cropping them again.
+    """
     if len(near) < 3:
         raise InputError(f"no points within {radius:g} m of the clicked point {np.round(click, 2).tolist()}")
     rel = near - np.r_[click[:2], 0.0]  # small numbers keep the ground grid exact
@@ -180,7 +190,7 @@ def split_at_gaps(pts: np.ndarray, click: np.ndarray, heading: float | None,
     c, s = np.cos(yaw), np.sin(yaw)
     keep = np.ones(len(pts), dtype=bool)
     for axis, most in ((np.array([c, s]), limit[0]), (np.array([-s, c]), limit[1])):
-        t = pts[:, :2] @ axis
+        t = pts[:, 0] * axis[0] + pts[:, 1] * axis[1]  # not BLAS: its threads spin beside the fit
         if np.ptp(t[keep]) <= most:
             continue
         order = np.sort(t[keep])

@@ -102,7 +102,9 @@ def _long_axis(pts: np.ndarray) -> np.ndarray:
     theta = l_shape_heading(pts[:, :2]) if len(pts) >= 3 else 0.0
     axis = np.array([np.cos(theta), np.sin(theta)])
     across = np.array([-axis[1], axis[0]])
-    return axis if np.ptp(pts[:, :2] @ axis) >= np.ptp(pts[:, :2] @ across) else across
+    along = pts[:, 0] * axis[0] + pts[:, 1] * axis[1]  # not BLAS (see fit_grow._grow_box)
+    side = pts[:, 0] * across[0] + pts[:, 1] * across[1]
+    return axis if np.ptp(along) >= np.ptp(side) else across
 
 
 def _owner(fn: Callable) -> object:
@@ -131,7 +133,7 @@ def _cached_frame(points_world_of: Callable[[int], np.ndarray], frame: int) -> n
 
 def _crop(pts: np.ndarray, centre: np.ndarray, radius: float) -> np.ndarray:
     d2 = (pts[:, 0] - np.float32(centre[0])) ** 2 + (pts[:, 1] - np.float32(centre[1])) ** 2
-    return pts[d2 < np.float32(radius**2)].astype(float)
+    return pts[d2 < np.float32(radius**2)].astype(float)  # NaN x or y fails the circle
 
 
 def _thin(pts: np.ndarray, n: int) -> np.ndarray:
@@ -141,8 +143,10 @@ def _thin(pts: np.ndarray, n: int) -> np.ndarray:
 def _register(src: np.ndarray, tree: cKDTree, init: np.ndarray) -> tuple[np.ndarray, float]:
     """xy translation (2,) moving (K, 3) ``src`` onto the tree's points, from ``init``; and its mean residual."""
     shift = np.asarray(init, dtype=float).copy()
+    moved = src.copy()
     for _ in range(ICP_ITERATIONS):
-        d, j = tree.query(src + np.r_[shift, 0.0], distance_upper_bound=MATCH_DIST)
+        moved[:, :2] = src[:, :2] + shift
+        d, j = tree.query(moved, distance_upper_bound=MATCH_DIST)
         ok = np.isfinite(d)
         if ok.sum() < 3:
             break
@@ -182,7 +186,9 @@ def _overlap(moved: np.ndarray, tree: cKDTree) -> float:
 
 
 def _residual(src: np.ndarray, tree: cKDTree, shift: np.ndarray) -> float:
-    d, _ = tree.query(src + np.r_[shift, 0.0], distance_upper_bound=MATCH_DIST)
+    moved = src.copy()
+    moved[:, :2] += shift
+    d, _ = tree.query(moved, distance_upper_bound=MATCH_DIST)
     return float(np.minimum(d, MATCH_DIST).mean())
 
 
@@ -199,13 +205,13 @@ def _match(pts: np.ndarray, at: np.ndarray, limit: tuple[float, float, float], r
     None when nothing is there or it does not overlap what was gathered so far.
     The returned object carries ``crop_centre`` (its line of sight starts outside that crop).
     """
-    from lidarlabel.edit.fit import object_points_at
+    from lidarlabel.edit.fit import cut_object
 
     try:
         crop = _crop(pts, at, radius)
         if len(crop) > DENSE_CROP:  # a near, dense crop: every other return is plenty to find and align the object
             crop = crop[::2]
-        obj = object_points_at(crop, at, limit, radius=radius)
+        obj = cut_object(crop[np.isfinite(crop[:, 2])], at, limit, radius)  # the crop needs no second cut
     except InputError:
         return None
     if len(obj.points) < 3:

@@ -196,7 +196,9 @@ def _grow_box(pts: np.ndarray, raw: np.ndarray, yaw: float, prior: tuple[float, 
     """``raw`` (7,) regrown at ``yaw`` past hidden ends; ``seen_whole`` gets, per axis, whether both ends were free."""
     c, s = np.cos(yaw), np.sin(yaw)
     rot = np.array([[c, s], [-s, c]])  # world xy -> box uv
-    uv = (pts[:, :2] - raw[:2]) @ rot.T
+    # elementwise, not BLAS: a matrix product this size wakes OpenBLAS threads that then spin beside the fit
+    dx, dy = pts[:, 0] - raw[0], pts[:, 1] - raw[1]
+    uv = np.c_[dx * rot[0, 0] + dy * rot[0, 1], dx * rot[1, 0] + dy * rot[1, 1]]
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     vp_uv = (viewpoint[:2] - raw[:2]) @ rot.T
     for k in range(2):
