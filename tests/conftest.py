@@ -17,6 +17,15 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 CHECKER = ROOT.parent / "shared" / "tools" / "check_label_document.py"
 
 
+@pytest.fixture(autouse=True)
+def _no_fit_time_budget(monkeypatch):
+    """The one-click fit's neighbour walk stops on a time budget (an interactive edit); tests must
+    not depend on the machine's load, so they walk every sweep. tests/test_edit_fit.py tests the budget."""
+    from lidarlabel.edit import fit_context
+
+    monkeypatch.setattr(fit_context, "WALK_BUDGET_S", float("inf"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real KITTI / nuScenes / Waymo frames (../shared/data); tests fail loudly if absent."""

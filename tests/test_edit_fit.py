@@ -249,3 +249,15 @@ def test_nan_returns_in_neighbouring_sweeps_change_nothing():
     box = fit_at_point(frames[0], click, vps[0], "vehicle.car", frame=0, **context_kw(holed, vps)).box
     assert np.isfinite(box).all()
     assert np.allclose(box, clean, atol=0.05)
+
+
+def test_neighbour_walk_stops_when_its_time_budget_is_spent():
+    # the parked car of the first test: with no time left, only the nearest sweep each way is taken
+    vps = [np.array([6.0 + 1.4 * f, -0.6 * f, 1.8]) for f in range(21)]
+    frames = make_frames(lambda f: CAR, vps)
+    click = np.array([CAR[0] - 2.0, 0.0, 0.8])
+    limit = max_extent("vehicle.car", default_ontology())
+    found = object_points_at(frames[10], click, limit)
+    args = (lambda f: frames[f], 10, found, click, limit, RADIUS, context_kw(frames, vps)["viewpoint_of"])
+    assert object_context(*args).frames == sorted([10, *(10 + k for k in OFFSETS), *(10 - k for k in OFFSETS)])
+    assert object_context(*args, budget_s=0.0).frames == [10 - OFFSETS[0], 10, 10 + OFFSETS[0]]

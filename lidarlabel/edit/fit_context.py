@@ -33,6 +33,7 @@ further clicks in the same frames only crop and cluster.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -63,6 +64,9 @@ SLIDE_MIN_SPEED = 0.1  # m per frame (1 m/s at 10 Hz): slower objects are not se
 MAX_MATCH_POINTS = 300  # per sweep, for the alignment only
 DENSE_CROP = 15000  # points in a neighbouring sweep's crop beyond which it is thinned
 CACHE_FRAMES = 2 * len(OFFSETS) + 4
+# s of walking (per fit, half each way): the fit is an interactive edit (issue: < 100 ms); a dense
+# street can make every sweep slow, and the nearest sweeps, walked first, carry most of what the far ones add
+WALK_BUDGET_S = 0.045
 
 _frames: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _plain: OrderedDict = OrderedDict()  # callables that cannot be weakly referenced
@@ -245,6 +249,7 @@ def object_context(
     limit: tuple[float, float, float],
     radius: float,
     viewpoint_of: Callable[[int], np.ndarray | None] | None = None,
+    budget_s: float | None = None,
 ) -> ObjectContext:
     """The clicked object over the frames around ``frame``; see the module docstring.
 
@@ -252,7 +257,10 @@ def object_context(
     ``frame`` at ``click`` (3,) world; ``limit`` the (length, width, height) bound
     of :func:`~lidarlabel.edit.fit.object_points_at`; ``viewpoint_of(f)`` the
     (3,) sensor position of frame ``f``, None outside the scene (without it, a
-    failing read ends the walk and sweeps give points but no sight).
+    failing read ends the walk and sweeps give points but no sight). The walk
+    stops taking further sweeps in a direction once ``budget_s`` seconds (default
+    ``WALK_BUDGET_S``; half of it for the backward direction) have passed; the
+    first sweep each way is always taken.
     """
     from lidarlabel.edit.fit import _extent
 
@@ -260,10 +268,15 @@ def object_context(
     parts, sights, shifts, views = [found.points], [], {frame: np.zeros(2)}, []
     gathered = _thin(found.points, 4 * MAX_MATCH_POINTS)
     long_axis = _long_axis(found.points)
+    budget_s = WALK_BUDGET_S if budget_s is None else budget_s
+    start = time.perf_counter()
     for direction in (-1, 1):
         velocity = np.zeros(2)  # object motion, m per frame
         tracked = False
+        deadline = start + budget_s * (0.5 if direction < 0 else 1.0)
         for k in OFFSETS:
+            if tracked and time.perf_counter() > deadline:
+                break
             f = frame + direction * k
             vp = viewpoint_of(f) if viewpoint_of is not None else None
             if f < 0 or (viewpoint_of is not None and vp is None):
