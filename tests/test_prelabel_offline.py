@@ -292,3 +292,39 @@ def test_a_parked_car_seen_only_from_behind_is_boxed_along_its_rear_face_normal(
     assert abs(np.sin(b[6])) < 0.1 and abs((b[0] - b[3] / 2) - rear) < 0.15 and abs(b[1]) < 0.2, b
     (flat,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0, accumulate_end_on=False), points)
     assert abs(np.cos(flat.boxes[0][6])) < 0.1, flat.boxes[0]  # left across the car
+
+
+def _pair(wrong: np.ndarray, frames: range, extra: np.ndarray | None = None):
+    """Two tracks boxing CAR in ``frames``: the higher-scored one with ``wrong``, the other with CAR itself."""
+    from lidarlabel.prelabel.refine import RefinedTrack
+
+    points = {}
+    for f in frames:
+        pts = _visible(CAR, np.array([1.5 * f, 0.0, 1.8]))
+        points[f] = pts if extra is None else np.concatenate([pts, extra])
+    bad = RefinedTrack("a", "vehicle.car", "car", {f: wrong.copy() for f in frames}, {f: 0.8 for f in frames})
+    good = RefinedTrack("b", "vehicle.car", "car", {f: CAR.copy() for f in frames}, {f: 0.6 for f in frames})
+    return bad, good, points
+
+
+def test_of_two_boxes_on_one_car_the_one_outlining_its_points_ranks_first():
+    from lidarlabel.prelabel.offline import _suppress_overlaps, outline_fit
+
+    shifted = CAR + np.array([1.5, 0, 0, 0, 0, 0, 0])  # cuts the car's rear off
+    bad, good, points = _pair(shifted, range(0, 10))
+    fit = outline_fit(points[3], np.array([shifted, CAR]), 0.5, 0.25)
+    assert fit[1] > 0.95 and fit[0] < 0.9, fit
+    # the car and a pole 0.75 m before its front in one box, scored above the car's own box
+    pole = np.array([[CAR[0] + 3.0, CAR[1], z] for z in np.arange(0.2, 1.5, 0.1)])
+    joined = CAR + np.array([0.8, 0, 0, 1.6, 0, 0, 0])
+    bad, good, points = _pair(joined, range(0, 10), pole)
+    fit = outline_fit(points[3], np.array([joined, CAR]), 0.5, 0.25)
+    assert fit[1] > 0.95 and fit[0] < 0.7, fit
+    _suppress_overlaps([bad, good], 0.2, 0.3, points)
+    # the car's own box stands for the object with the pair's confidence; the joined one is scored down
+    assert all(good.scores[f] == 0.8 and bad.scores[f] < 0.3 for f in range(10)), (good.scores, bad.scores)
+    # ranked by score alone (no points), the joined box wins
+    bad, good, points = _pair(joined, range(0, 10), pole)
+    _suppress_overlaps([bad, good], 0.2, 0.3, None)
+    assert all(bad.scores[f] == 0.8 and good.scores[f] < 0.3 for f in range(10))
+    assert outline_fit(np.zeros((0, 3)), CAR[None], 0.5, 0.25).tolist() == [0.0]

@@ -20,7 +20,7 @@ from lidarlabel.prelabel.moving_shape import refit_moving
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
 from lidarlabel.prelabel.tracker import TrackRecord
 
-__all__ = ["link_candidates", "merge_candidates", "refine_scene"]
+__all__ = ["link_candidates", "merge_candidates", "outline_fit", "refine_scene"]
 
 
 _RANGE_NOISE = 0.05  # m: a return's range error; the least a crop is grown by across a measured side
@@ -181,7 +181,8 @@ def refine_scene(
                         and max(r.scores.values(), default=0.0) >= o.extend_min_score],
                        frame_points, o.extend_static)
     if o.overlap_iou < 1.0:
-        _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor)
+        _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor,
+                           frame_points if o.overlap_fit else None, o.overlap_fit_margin, o.overlap_fit_band)
     out = sorted((r for r in refined.values() if r.boxes), key=lambda r: (min(r.boxes), r.id))
     prefix = records[0].id.rstrip("0123456789") if records else "p"
     for n, r in enumerate(out):
@@ -280,31 +281,79 @@ def _fit_static(clouds: list[np.ndarray], sens: np.ndarray, box: np.ndarray, dcl
     return np.array([xy[0], xy[1], box[2], L, W, box[5], yaw]), turned
 
 
-def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float) -> None:
+def outline_fit(points: np.ndarray, boxes: np.ndarray, margin: float, band: float) -> np.ndarray:
+    """How well each of ``boxes`` (M, 7) outlines its object among ``points`` (N, 3) world: (M,) in 0..1.
+
+    Of the points within ``margin`` m of a box, the share inside it and within
+    ``band`` m of its outline (bird's-eye view): a box cutting a car leaves its
+    points outside, one joining two objects holds them far from its sides.
+    """
+    out = np.zeros(len(boxes))
+    for k, (box, near) in enumerate(zip(boxes, crop_tracks(points, boxes, margin))):
+        if len(near) == 0:
+            continue
+        c, s = np.cos(box[6]), np.sin(box[6])
+        dx, dy = near[:, 0] - box[0], near[:, 1] - box[1]
+        depth = np.minimum(box[3] / 2 - np.abs(c * dx + s * dy),  # > 0 inside (BEV): to the nearest side
+                           box[4] / 2 - np.abs(-s * dx + c * dy))
+        out[k] = np.mean((depth >= 0) & (depth <= band))
+    return out
+
+
+def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float,
+                       frame_points: Mapping[int, np.ndarray] | None = None, margin: float = 0.5,
+                       band: float = 0.25) -> None:
     """Per frame, a vehicle box overlapping a better track's box by more than ``max_iou`` (BEV) is scored down.
 
     Two vehicles cannot overlap: such a pair is one object boxed twice (a
-    split cluster, a track and its ghost). Tracks are ranked by their best
-    score, so one pair always resolves the same way (no identity flips); the
-    lesser box keeps ``factor`` x its score (0: it is dropped).
+    split cluster, a track and its ghost, a box joining two cars). Tracks
+    are ranked once, so one pair always resolves the same way (no identity
+    flips): by their best score, times (with ``frame_points``, frame -> (M, 3)
+    world non-ground points) their mean :func:`outline_fit` over the frames
+    where they overlap another vehicle box. The lesser box keeps ``factor`` x
+    its score (0: it is dropped); with ``frame_points`` the kept box takes the
+    lesser one's score where that was higher (one object, its confidence).
     """
-    rank = {id(r): (-max(r.scores.values(), default=0.0), -len(r.boxes)) for r in tracks}
     per_frame: dict[int, list[RefinedTrack]] = {}
     for r in tracks:
         if r.detection_class in VEHICLES:
             for f in r.boxes:
                 per_frame.setdefault(f, []).append(r)
+    overlaps: dict[int, tuple[list[RefinedTrack], np.ndarray]] = {}
     for f, rs in per_frame.items():
-        if len(rs) < 2:
-            continue
-        rs = sorted(rs, key=lambda r: rank[id(r)])
-        boxes = np.array([r.boxes[f] for r in rs])
-        iou = bev_iou_matrix(boxes, boxes)
+        if len(rs) >= 2:
+            boxes = np.array([r.boxes[f] for r in rs])
+            iou = bev_iou_matrix(boxes, boxes)
+            np.fill_diagonal(iou, 0.0)
+            if (iou > max_iou).any():
+                overlaps[f] = (rs, iou)
+    fits: dict[int, list[float]] = {}
+    if frame_points:
+        for f, (rs, iou) in overlaps.items():
+            pts = frame_points.get(f)
+            if pts is None or len(pts) == 0:
+                continue
+            idx = np.flatnonzero((iou > max_iou).any(axis=1))
+            for i, v in zip(idx, outline_fit(pts, np.array([rs[i].boxes[f] for i in idx]), margin, band)):
+                fits.setdefault(id(rs[i]), []).append(float(v))
+    rank = {}
+    for r in tracks:
+        best = max(r.scores.values(), default=0.0)
+        fit = float(np.mean(fits[id(r)])) if id(r) in fits else 1.0
+        rank[id(r)] = (-best * fit, -best, -len(r.boxes))
+    for f, (rs, iou) in overlaps.items():
+        order = sorted(range(len(rs)), key=lambda i: rank[id(rs[i])])
         kept: list[int] = []
-        for i, r in enumerate(rs):
-            if not any(iou[i, j] > max_iou for j in kept):
+        raw = [r.scores[f] for r in rs]
+        for i in order:
+            r = rs[i]
+            over = [j for j in kept if iou[i, j] > max_iou]
+            if not over:
                 kept.append(i)
-            elif factor > 0:
+                continue
+            if frame_points:  # the better-outlined box stands for the object: it keeps the pair's confidence
+                rs[over[0]].scores[f] = max(rs[over[0]].scores[f], raw[i])
+            if factor > 0:
                 r.scores[f] *= factor
             else:
                 del r.boxes[f], r.scores[f]

@@ -50,6 +50,12 @@ class RefineOptions:
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
     overlap_iou: float = 0.2  # per frame, a vehicle box overlapping a higher-scored one more is dropped (1: off)
     overlap_factor: float = 0.3  # ... or keeps this share of its score (0: dropped)
+    # overlapping tracks are ranked by best score x outline fit (the share of the non-ground points
+    # within overlap_fit_margin m of a box that lie inside it within overlap_fit_band m of its outline,
+    # mean over the frames it overlaps another); False: by best score alone
+    overlap_fit: bool = True
+    overlap_fit_margin: float = 0.5
+    overlap_fit_band: float = 0.25
     link_moving: bool = True  # join moving vehicle tracks that break and resume (offline.py)
     link_overlap: int = 2  # ... overlapping by at most this many frames
     link_distance: float = 2.0  # m: ... when each one's extrapolation reaches the other's end this close
