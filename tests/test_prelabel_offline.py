@@ -228,18 +228,29 @@ def test_a_parked_car_keeps_its_box_in_frames_its_points_fill_outside_its_track(
     assert sorted(off.boxes) == list(range(10, 20))
 
 
+def _boxed_across(car: np.ndarray, sensor_at, extra: np.ndarray | None = None):
+    """A 40-frame track whose every box lies across ``car`` (its rear face read as the length).
+
+    ``sensor_at(f)`` is the (3,) sensor position of frame ``f``; ``extra`` (M, 3) points
+    of something else in every sweep. Returns the record and the frames' points.
+    """
+    across = np.array([car[0] - car[3] / 2 + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
+    rec, points = TrackRecord("p00000"), {}
+    for f in range(40):
+        sensor = sensor_at(f)
+        pts = _visible(car, sensor)
+        sweep = pts if extra is None else np.concatenate([pts, extra])
+        points[f] = sweep.astype(np.float32)
+        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
+                                          sensor, "vehicle.car", 0.9, pts)
+    return rec, points
+
+
 def test_a_parked_car_boxed_across_is_turned_and_measured_whole():
     """The track's box lies across the car (its rear face read as the length): the crop cuts the car short."""
     car = np.array([45.0, 0.0, 0.75, 3.9, 1.8, 1.5, 0.0])
-    rear = car[0] - car[3] / 2
-    across = np.array([rear + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
-    rec, points = TrackRecord("p00000"), {}
-    for f in range(40):
-        sensor = np.array([20.0 + 0.5 * f, -8.0, 1.8])  # the next lane over, closing in on the car
-        pts = _visible(car, sensor)
-        points[f] = pts.astype(np.float32)
-        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
-                                          sensor, "vehicle.car", 0.9, pts)
+    # the next lane over, closing in on the car
+    rec, points = _boxed_across(car, lambda f: np.array([20.0 + 0.5 * f, -8.0, 1.8]))
     (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0), points)
     b = t.boxes[0]
     assert not t.moving and abs(np.sin(b[6])) < 0.05, b  # turned along the car
@@ -257,17 +268,10 @@ def test_a_pole_beside_a_turned_car_does_not_widen_or_shift_its_box():
     width was measured there; the pole, outside that crop, must not widen it.
     """
     car = np.array([45.0, 0.0, 0.75, 3.9, 1.8, 1.5, 0.0])
-    across = np.array([car[0] - car[3] / 2 + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
     a = np.linspace(0, 2 * np.pi, 12, endpoint=False)
     pole = np.array([(46.7 + 0.05 * np.cos(t), -1.3 + 0.05 * np.sin(t), z)
                      for t in a for z in np.arange(0.3, 1.6, 0.15)])
-    rec, points = TrackRecord("p00000"), {}
-    for f in range(40):
-        sensor = np.array([20.0 + 0.5 * f, -8.0, 1.8])
-        pts = _visible(car, sensor)
-        points[f] = np.concatenate([pts, pole]).astype(np.float32)
-        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
-                                          sensor, "vehicle.car", 0.9, pts)
+    rec, points = _boxed_across(car, lambda f: np.array([20.0 + 0.5 * f, -8.0, 1.8]), pole)
     for spacing in (0.0, 0.004):  # the tests' exact returns, and a 64-beam sensor's ~0.2 m at 45 m
         (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=spacing), points)
         b = t.boxes[0]
@@ -279,14 +283,8 @@ def test_a_parked_car_seen_only_from_behind_is_boxed_along_its_rear_face_normal(
     """Its rear face (1.8 m, both ends seen) is no car's length: the box turns, its rear stays on the face."""
     car = np.array([45.0, 0.0, 0.75, 4.5, 1.8, 1.5, 0.0])
     rear = car[0] - car[3] / 2
-    across = np.array([rear + 1.0, 0.0, 0.75, 4.63, 1.97, 1.5, np.pi / 2])
-    rec, points = TrackRecord("p00000"), {}
-    for f in range(40):
-        sensor = np.array([0.5 * f, 0.0, 1.8])  # straight behind it: only the rear face shows
-        pts = _visible(car, sensor)
-        points[f] = pts.astype(np.float32)
-        rec.observations[f] = Observation(f, int(TIMES[f]), across.copy(), across.copy(), 0.7, "car", len(pts),
-                                          sensor, "vehicle.car", 0.9, pts)
+    # straight behind it: only the rear face shows
+    rec, points = _boxed_across(car, lambda f: np.array([0.5 * f, 0.0, 1.8]))
     (t,) = refine_scene([rec], TIMES, RefineOptions(angular_spacing=0.0), points)
     b = t.boxes[0]
     assert abs(np.sin(b[6])) < 0.1 and abs((b[0] - b[3] / 2) - rear) < 0.15 and abs(b[1]) < 0.2, b
