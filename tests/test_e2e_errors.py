@@ -38,6 +38,16 @@ def run(capsys, *args) -> tuple[int, str, str]:
     return rc, out.out, out.err
 
 
+def _fill_disk(path: Path, chunk: int) -> None:
+    """Write zeros to ``path`` in ``chunk``-byte writes until its file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * chunk)
+        except OSError:
+            pass
+
+
 @pytest.fixture(scope="module")
 def src(tmp_path_factory) -> dict:
     """A 3-frame simulated scene with ground truth and its KITTI / nuScenes / Waymo exports."""
@@ -304,12 +314,7 @@ def mount(tmp_path):
         if readonly:
             subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
         if fill:  # no byte left: every write fails
-            with open(mnt / "fill", "wb", buffering=0) as f:
-                try:
-                    while True:
-                        f.write(b"\0" * 4096)
-                except OSError:
-                    pass
+            _fill_disk(mnt / "fill", 4096)
         return mnt
 
     yield make
@@ -371,12 +376,7 @@ def test_saving_a_version_on_a_full_disk_loses_nothing(src, mount):
     try:
         v1 = sess.save()
         v1_bytes = v1.read_bytes()
-        with open(root / "fill", "wb", buffering=0) as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-            except OSError:
-                pass
+        _fill_disk(root / "fill", 65536)
         gone = sorted(sess.doc.tracks)[0]
         sess.delete(gone)
         with pytest.raises(InputError, match="No space left"):

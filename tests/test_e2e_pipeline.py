@@ -59,6 +59,21 @@ def sim(tmp_path_factory) -> dict:
     return out
 
 
+def _import_matches(capsys, fmt: str, src, back: Path, gt) -> dict:
+    """Import ``src`` as ``fmt`` into ``back``; its labels must be valid and match ``gt`` box for box.
+
+    Returns the :func:`box_errors` dict (its ``categories`` pairs are left to the caller).
+    """
+    rc, stdout, _ = run(capsys, "import", fmt, src, "--out", back, "--json")
+    assert rc == 0
+    labels = Path(one_json(stdout)["labels"])
+    check_document(labels)
+    err = box_errors(gt, labels)
+    assert err["unmatched"] == 0 and err["ref"] == err["new"]
+    assert err["center"] < TOL and err["size"] < TOL and err["yaw"] < TOL, err
+    return err
+
+
 def test_sample_info_and_ground_truth_agree(sim, capsys):
     for key in SEEDS:
         s = sim[key]
@@ -137,13 +152,7 @@ def test_nuscenes_export_devkit_and_import_round_trip(sim, tmp_path, capsys):
         assert aps[cls] == pytest.approx(1.0, abs=1e-6), (cls, aps[cls])
 
     back = tmp_path / "back.h5"
-    rc, stdout, _ = run(capsys, "import", "nuscenes", out, "--out", back, "--json")
-    assert rc == 0
-    labels = Path(one_json(stdout)["labels"])
-    check_document(labels)
-    err = box_errors(s["gt"], labels)
-    assert err["unmatched"] == 0 and err["ref"] == err["new"]
-    assert err["center"] < TOL and err["size"] < TOL and err["yaw"] < TOL, err
+    err = _import_matches(capsys, "nuscenes", out, back, s["gt"])
     assert all(a == b for a, b in err["categories"])
     with SceneReader.open(s["scene"]) as r0, SceneReader.open(back) as r1:
         assert np.array_equal(r0.timestamps_us, r1.timestamps_us)
@@ -187,13 +196,7 @@ def test_waymo_round_trip(sim, tmp_path, capsys, fmt):
     written = Path(one_json(stdout)["out"])
     src = written if fmt == "v1" else out
     back = tmp_path / "back.h5"
-    rc, stdout, _ = run(capsys, "import", "waymo", src, "--out", back, "--json")
-    assert rc == 0
-    labels = Path(one_json(stdout)["labels"])
-    check_document(labels)
-    err = box_errors(s["gt"], labels)
-    assert err["unmatched"] == 0 and err["ref"] == err["new"]
-    assert err["center"] < TOL and err["size"] < TOL and err["yaw"] < TOL, err
+    err = _import_matches(capsys, "waymo", src, back, s["gt"])
     # Waymo has 4 classes (docs/formats/waymo.md): cars, trucks and buses come back as cars.
     expected = {"vehicle.car": "vehicle.car", "vehicle.truck": "vehicle.car",
                 "vehicle.bus.rigid": "vehicle.car", "vehicle.motorcycle": "vehicle.car",
