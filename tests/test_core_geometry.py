@@ -122,6 +122,9 @@ def test_count_points_sorted_path_matches_dense_path():
     boxes = np.c_[rng.uniform(-45, 45, (80, 2)), np.zeros(80), rng.uniform(1, 8, (80, 3)), rng.uniform(-3, 3, 80)]
     boxes[0] = [12.0, 0, 0, 4, 50, 60, 0]  # its rear face lies at x = 10
     np.testing.assert_array_equal(B.count_points_in_boxes(pts, boxes), B.points_in_boxes(pts, boxes).sum(1))
+    mask = B.points_in_boxes(pts, boxes)
+    for k, got in enumerate(B.points_in_each_box(pts, boxes)):  # the same points, in ascending x
+        np.testing.assert_array_equal(got, pts[mask[k]][np.argsort(pts[mask[k], 0], kind="stable")])
 
 
 @given(st.floats(-1e4, 1e4, allow_nan=False))

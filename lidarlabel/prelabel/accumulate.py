@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lidarlabel.core.boxes import points_in_each_box
 from lidarlabel.prelabel.fitting import _closeness
 
 __all__ = ["StaticShape", "crop_tracks", "static_shape"]
@@ -65,26 +66,10 @@ class StaticShape:
 
 
 def crop_tracks(points: np.ndarray, boxes: np.ndarray, margin: float) -> list[np.ndarray]:
-    """The (N, 3) world points inside each of the (M, 7) boxes grown by ``margin`` m on every side.
-
-    The points are sorted by x once; each box tests only the slice within its
-    bounding radius (a frame holds ~10^5 points, a box a few hundred).
-    """
-    pts = np.asarray(points)[:, :3]
-    order = np.argsort(pts[:, 0], kind="stable")
-    xs = pts[order, 0]
-    out = []
-    for b in np.asarray(boxes, dtype=float):
-        half = np.array([b[3], b[4], b[5]]) / 2 + margin
-        r = float(np.hypot(half[0], half[1]))
-        lo, hi = np.searchsorted(xs, [b[0] - r, b[0] + r])
-        sub = pts[order[lo:hi]].astype(float)
-        dx, dy = sub[:, 0] - b[0], sub[:, 1] - b[1]
-        c, s = np.cos(b[6]), np.sin(b[6])
-        inside = ((np.abs(c * dx + s * dy) <= half[0]) & (np.abs(-s * dx + c * dy) <= half[1])
-                  & (np.abs(sub[:, 2] - b[2]) <= half[2]))
-        out.append(sub[inside])
-    return out
+    """The (K_i, 3) world points inside each of the (M, 7) boxes grown by ``margin`` m on every side."""
+    grown = np.array(boxes, dtype=float).reshape(-1, 7)
+    grown[:, 3:6] += 2 * margin
+    return points_in_each_box(points, grown)
 
 
 def _heading(xy: np.ndarray, yaw_guess: float, max_turn: float) -> float:
