@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from lidarlabel.core.boxes import points_to_box_frame
 from lidarlabel.prelabel.accumulate import crop_tracks
 
 __all__ = ["EndObservation", "basis", "fit_along", "frame_ends", "refit_moving"]
@@ -160,12 +161,9 @@ def refit_moving(tracks: list, frame_points: Mapping[int, np.ndarray], sensors: 
         grown[:, 3] += 2 * along_margin
         for r, c in zip(rs, crop_tracks(pts, grown, margin)):
             b = r.boxes[f]
-            cs, sn = np.cos(b[6]), np.sin(b[6])
-            d = c[:, :2] - b[:2]
-            uv = np.stack([cs * d[:, 0] + sn * d[:, 1], -sn * d[:, 0] + cs * d[:, 1]], axis=1)
-            sd = sensors[r.id][f][:2] - b[:2]
-            su = np.array([cs * sd[0] + sn * sd[1], -sn * sd[0] + cs * sd[1]])
-            spacing = spacing_rad * float(np.hypot(*sd))
+            uv = points_to_box_frame(c, b)[:, :2]
+            su = points_to_box_frame(np.asarray(sensors[r.id][f], dtype=float)[None, :3], b)[0, :2]
+            spacing = spacing_rad * float(np.hypot(*su))
             e = frame_ends(uv, su, float(b[4]), spacing)
             if e is not None:  # a sampled end lies short of the true one by up to a point spacing
                 local[r.id][f] = (e[0] - pad * spacing, e[1] + pad * spacing, e[2], e[3])

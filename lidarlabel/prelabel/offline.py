@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from lidarlabel.core.boxes import bev_iou_matrix, normalize_yaw
+from lidarlabel.core.boxes import bev_iou_matrix, normalize_yaw, points_to_box_frame
 from lidarlabel.prelabel.accumulate import crop_tracks, static_shape
 from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
 from lidarlabel.prelabel.moving_shape import refit_moving
@@ -292,10 +292,9 @@ def outline_fit(points: np.ndarray, boxes: np.ndarray, margin: float, band: floa
     for k, (box, near) in enumerate(zip(boxes, crop_tracks(points, boxes, margin))):
         if len(near) == 0:
             continue
-        c, s = np.cos(box[6]), np.sin(box[6])
-        dx, dy = near[:, 0] - box[0], near[:, 1] - box[1]
-        depth = np.minimum(box[3] / 2 - np.abs(c * dx + s * dy),  # > 0 inside (BEV): to the nearest side
-                           box[4] / 2 - np.abs(-s * dx + c * dy))
+        local = points_to_box_frame(near, box)
+        depth = np.minimum(box[3] / 2 - np.abs(local[:, 0]),  # > 0 inside (BEV): to the nearest side
+                           box[4] / 2 - np.abs(local[:, 1]))
         out[k] = np.mean((depth >= 0) & (depth <= band))
     return out
 
