@@ -33,8 +33,11 @@ class StaticShape:
     ``yaw`` (rad, world); ``lo``/``hi`` (2,) the (along, across) extents in the
     rotated world frame (u = x cos(yaw) + y sin(yaw), v = -x sin(yaw) + y cos(yaw));
     ``seen_lo``/``seen_hi`` (2,) bool: some frame saw past that side (its
-    position is measured, not a sampling or occlusion cut); ``bottom``/``top``
-    (m, world z) of the points; ``num_points``.
+    position is measured, not a sampling or occlusion cut); ``reach_lo``/``reach_hi``
+    (2,) int: how many frames' points reach that side to within one return
+    spacing (each such frame samples the side afresh, so the gap the sampling
+    leaves shrinks as they add up: :meth:`sampling_gap`); ``top`` (m, world z)
+    of the points; ``num_points``.
     """
 
     yaw: float
@@ -42,8 +45,22 @@ class StaticShape:
     hi: np.ndarray
     seen_lo: np.ndarray
     seen_hi: np.ndarray
+    reach_lo: np.ndarray
+    reach_hi: np.ndarray
     top: float
     num_points: int
+
+    def sampling_gap(self, spacing: float) -> np.ndarray:
+        """Expected shortfall (2,) (m) of the (along, across) extents against the object's own.
+
+        One sweep's returns fall on a face at ``spacing`` m, at a random phase:
+        its outermost return stops short of the side by spacing / 2 on average.
+        The outermost of n sweeps' returns stops short by spacing / (n + 1): the
+        extents of many sweeps need (almost) no padding, those of one sweep a
+        whole spacing.
+        """
+        n_lo, n_hi = np.maximum(self.reach_lo, 1), np.maximum(self.reach_hi, 1)
+        return spacing * (1.0 / (n_lo + 1) + 1.0 / (n_hi + 1))
 
     def placed(self, length: float, width: float, sensor: np.ndarray) -> np.ndarray:
         """xy centre (2,) of a (length, width) box on the measured sides of this shape.
@@ -115,7 +132,9 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
     uv = to_uv(pts[:, :2])
     lo, hi = uv.min(axis=0), uv.max(axis=0)
     seen_lo, seen_hi = np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
+    reach_lo, reach_hi = np.zeros(2, dtype=int), np.zeros(2, dtype=int)
     tol = max(0.3, 2 * spacing)
+    close = max(spacing, 0.1)
     for k in keep:
         q = to_uv(clouds[k][:, :2])
         qlo, qhi = q.min(axis=0), q.max(axis=0)
@@ -125,6 +144,8 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
             # sensor beside the adjacent faces: sees them (and their ends) at this incidence
             off = max(lo[other] - sv[other], sv[other] - hi[other], 0.0)
             for side, bound, reach, sign in ((0, lo[ax], qlo[ax], -1.0), (1, hi[ax], qhi[ax], 1.0)):
+                if abs(reach - bound) <= close:
+                    (reach_lo if side == 0 else reach_hi)[ax] += 1
                 if abs(reach - bound) > tol:
                     continue
                 faces = sign * (sv[ax] - bound) > 0
@@ -132,4 +153,4 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
                 flank = off > 0 and off / max(np.hypot(off, along), 1e-9) > _MIN_INCIDENCE
                 if faces or flank:
                     (seen_lo if side == 0 else seen_hi)[ax] = True
-    return StaticShape(yaw, lo, hi, seen_lo, seen_hi, float(pts[:, 2].max()), len(pts))
+    return StaticShape(yaw, lo, hi, seen_lo, seen_hi, reach_lo, reach_hi, float(pts[:, 2].max()), len(pts))

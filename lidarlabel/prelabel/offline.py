@@ -267,7 +267,10 @@ def _fit_static(clouds: list[np.ndarray], sens: np.ndarray, box: np.ndarray, dcl
         swapped = static_shape(clouds, sens, float(shape.yaw) + np.pi / 2, spacing)
         shape, turned = (swapped, True) if swapped is not None else (shape, False)
     prior = size_prior(dclass)
-    ext = shape.hi - shape.lo + spacing
+    # The flanks are flat from wheel to roof line: every sweep's ring samples their extreme, and the
+    # sweeps add up (a whole spacing of padding had made parked cars 0.15-0.25 m too wide). A car's
+    # ends bulge only at bumper height, which few rings hit, so the length keeps a whole spacing.
+    ext = shape.hi - shape.lo + np.array([spacing, shape.sampling_gap(spacing)[1]])
     size = []
     for k, (lim, want) in enumerate(((cr.length, prior[0]), (cr.width, prior[1]))):
         both = bool(shape.seen_lo[k] and shape.seen_hi[k])
