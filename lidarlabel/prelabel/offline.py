@@ -18,6 +18,7 @@ from lidarlabel.prelabel.accumulate import crop_tracks, static_shape
 from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
 from lidarlabel.prelabel.moving_shape import refit_moving
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
+from lidarlabel.prelabel.takeover import split_takeovers
 from lidarlabel.prelabel.tracker import TrackRecord
 
 __all__ = ["link_candidates", "merge_candidates", "outline_fit", "refine_scene"]
@@ -134,6 +135,7 @@ def refine_scene(
     if frame_points:  # sorted by x once: every later crop's stable sort of a frame is then linear
         frame_points = {f: p[np.argsort(p[:, 0], kind="stable")] if p is not None and len(p) else p
                         for f, p in frame_points.items()}
+    records = split_takeovers(records, o.split_takeover)
     by_id = {rec.id: rec for rec in records}
     refined = {r.id: r for r in (refine_track(rec, frame_times_us, o) for rec in records) if r is not None}
     if o.merge_static:

@@ -85,6 +85,9 @@ class RefineOptions:
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
     merge_overlap: int = 1  # ... and which share at most this many observed frames
+    # a track seen as one vehicle class for this many frames, then as another for as many, was taken
+    # over by a second vehicle (a truck passing a parked car): cut in two (takeover.py; 0: off)
+    split_takeover: int = 3
     # a vehicle read as moving is parked when most of its cluster pairs ~0.5 s apart coincide better
     # unshifted than shifted by the track's motion (still_points.py); this share of >= 3 pairs (> 1: off)
     still_share: float = 0.67
