@@ -153,3 +153,22 @@ def test_a_car_seen_from_one_end_keeps_most_of_its_score():
     # weighted as other classes are (0.5), the unseen footprint would cost it a fifth more
     old = refine_track(parked(1.0), times, RefineOptions(angular_spacing=0.0, car_seen_weight=0.5)).scores[0]
     assert rear > 1.2 * old
+
+
+def _two_wheeler(length: float) -> TrackRecord:
+    """A two-wheeler riding along +x at 5 m/s, 10 m beside the sensor, its whole side seen in each frame."""
+    rec = TrackRecord("p00000")
+    for f in range(20):
+        box = np.array([0.5 * f, 10.0, 0.85, length, 0.6, 1.7, 0.0])
+        sensor = np.array([0.5 * f, 0.0, 1.8])
+        rec.observations[f] = Observation(f, f * DT_US, box.copy(), box.copy(), 0.7, "cyclist", 120, sensor,
+                                          "vehicle.bicycle", 0.4)
+    return rec
+
+
+@pytest.mark.parametrize("length, category", [(1.7, "vehicle.bicycle"), (1.8, "vehicle.bicycle"),
+                                              (2.05, "vehicle.motorcycle"), (2.2, "vehicle.motorcycle")])
+def test_a_two_wheeler_is_a_bicycle_or_a_motorcycle_by_its_measured_length(length, category):
+    r = refine_track(_two_wheeler(length), np.arange(20) * DT_US, RefineOptions(angular_spacing=0.0))
+    assert r is not None and r.detection_class == "cyclist"
+    assert r.category == category, (length, r.category, r.boxes[10])

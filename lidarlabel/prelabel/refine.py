@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lidarlabel.core.boxes import bev_corners, normalize_yaw
+from lidarlabel.core.ontology import Ontology, default_ontology
 from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
 from lidarlabel.prelabel.still_points import still_votes
 from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
 
-__all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
+__all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth", "two_wheeler_category"]
 
 
 @dataclass
@@ -412,4 +413,18 @@ def refine_track(
         out_boxes[int(f)] = np.array([xy[k, 0], xy[k, 1], bottoms[k] + H / 2, L, W, H,
                                       float(normalize_yaw(yaw_all[k]))])
         out_scores[int(f)] = track_score * (0.9 if f in interp else 1.0)
-    return RefinedTrack(rec.id, CLASS_RANGES[name].category, name, out_boxes, out_scores, interp, moving)
+    category = two_wheeler_category(L) if name == "cyclist" else CLASS_RANGES[name].category
+    return RefinedTrack(rec.id, category, name, out_boxes, out_scores, interp, moving)
+
+
+def two_wheeler_category(length: float, ontology: Ontology | None = None) -> str:
+    """``vehicle.bicycle`` or ``vehicle.motorcycle``: the one whose default length is nearer ``length`` (m).
+
+    Both share the detector's two-wheeler class (a frame and a rider, 1.2-2.3 m
+    long), but a motorcycle is longer (nuScenes means 2.11 m against 1.70 m);
+    a track's length, measured over all its frames, tells them apart where one
+    frame's partial outline could not. The width does not: a rider's knees and
+    elbows widen a bicycle's outline to a motorcycle's.
+    """
+    onto = ontology or default_ontology()
+    return min(("vehicle.bicycle", "vehicle.motorcycle"), key=lambda c: abs(length - onto.default_size(c)[0]))
