@@ -129,6 +129,18 @@ def test_a_neighbour_in_one_frame_does_not_widen_the_box():
     assert abs(t.boxes[0][4] - car[4]) < 0.15 and abs(t.boxes[0][3] - car[3]) < 0.2, t.boxes[0]
 
 
+def test_someone_beside_a_parked_car_in_one_sweep_does_not_widen_it():
+    car = np.array([30.0, 6.0, 0.75, 4.4, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 40))
+    # a person 0.3 m off the near flank (inside the crop margin) for one sweep
+    zs = np.linspace(0.2, 1.7, 12)
+    person = np.array([(car[0] + dx, car[1] - car[4] / 2 - 0.3, z) for dx in (-0.1, 0.0, 0.1) for z in zs])
+    points[20] = np.concatenate([points[20], person]).astype(np.float32)
+    (t,) = refine_scene(recs, TIMES, RefineOptions(angular_spacing=0.0), points)
+    b = t.boxes[0]
+    assert abs(b[4] - car[4]) < 0.08 and abs(b[1] - car[1]) < 0.05, b
+
+
 def test_a_side_never_seen_past_grows_to_the_prior_away_from_the_sensor():
     car = np.array([60.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])
     recs, points = _drive_past(car, range(0, 12))  # the ego stays 42+ m behind it: its rear and near flank only

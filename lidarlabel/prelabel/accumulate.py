@@ -24,6 +24,7 @@ __all__ = ["StaticShape", "crop_tracks", "static_shape"]
 _FINE = np.deg2rad(np.arange(-1.0, 1.01, 0.1))
 _MAX_HEADING_POINTS = 800
 _MIN_INCIDENCE = np.sin(np.deg2rad(15.0))  # flatter sight lines sample a face too sparsely to end it
+_MIN_FRAMES_ACROSS = 4  # from this many sweeps on, the width ignores the one sweep reaching farthest out
 
 
 @dataclass
@@ -118,7 +119,9 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
     returns at the object's range. A side counts as seen past when a frame's
     points reach it (within 2 spacings, at least 0.3 m) while its sensor faced
     that side, or faced the adjacent face at more than 15 degrees of
-    incidence, where the face's end would show. None under ``min_points``.
+    incidence, where the face's end would show. Across the object, from four
+    sweeps on, the one sweep reaching farthest out on each side is left out.
+    None under ``min_points``.
     """
     keep = [k for k, c in enumerate(clouds) if c is not None and len(c)]
     if not keep or sum(len(clouds[k]) for k in keep) < min_points:
@@ -131,6 +134,13 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
 
     uv = to_uv(pts[:, :2])
     lo, hi = uv.min(axis=0), uv.max(axis=0)
+    if len(keep) >= _MIN_FRAMES_ACROSS:
+        # a flank, once in view, is seen by many sweeps: one sweep's points reaching beyond all the others'
+        # across the car are something beside it for that sweep (a passer-by, a pole joined to the cluster).
+        # Not along: the front of a parked car may be seen by the last sweep alone as the ego passes it.
+        across = [to_uv(clouds[k][:, :2])[:, 1] for k in keep]
+        lo[1] = np.partition([a.min() for a in across], 1)[1]
+        hi[1] = np.partition([a.max() for a in across], -2)[-2]
     seen_lo, seen_hi = np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
     reach_lo, reach_hi = np.zeros(2, dtype=int), np.zeros(2, dtype=int)
     tol = max(0.3, 2 * spacing)
