@@ -141,6 +141,26 @@ def test_someone_beside_a_parked_car_in_one_sweep_does_not_widen_it():
     assert abs(b[4] - car[4]) < 0.08 and abs(b[1] - car[1]) < 0.05, b
 
 
+def test_a_person_walking_along_a_parked_car_does_not_widen_it():
+    car = np.array([30.0, 6.0, 0.75, 4.4, 1.8, 1.5, 0.0])
+    recs, points = _drive_past(car, range(0, 40))
+    walker = TrackRecord("p00001")  # 0.3 m off the near flank, walking along it at 1.5 m/s in frames 10-29
+    zs = np.linspace(0.2, 1.7, 12)
+    for f in range(10, 30):
+        x = car[0] - 2.5 + 0.15 * (f - 10)
+        box = np.array([x, car[1] - car[4] / 2 - 0.55, 0.9, 0.6, 0.5, 1.8, 0.0])
+        body = np.array([(x + dx, box[1] + dy, z) for dx in (-0.15, 0.15) for dy in (-0.2, 0.2) for z in zs])
+        points[f] = np.concatenate([points[f], body]).astype(np.float32)
+        walker.observations[f] = Observation(f, int(TIMES[f]), box.copy(), box.copy(), 0.7, "pedestrian",
+                                             len(body), np.array([1.5 * f, 0.0, 1.8]),
+                                             "human.pedestrian.adult", 0.5, body)
+    out = refine_scene(recs + [walker], TIMES, RefineOptions(angular_spacing=0.0), points)
+    (t,) = [r for r in out if r.detection_class == "car"]
+    assert any(r.moving and r.detection_class == "pedestrian" for r in out)
+    b = t.boxes[0]
+    assert abs(b[4] - car[4]) < 0.08 and abs(b[1] - car[1]) < 0.05, b
+
+
 def test_a_side_never_seen_past_grows_to_the_prior_away_from_the_sensor():
     car = np.array([60.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])
     recs, points = _drive_past(car, range(0, 12))  # the ego stays 42+ m behind it: its rear and near flank only

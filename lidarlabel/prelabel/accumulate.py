@@ -12,14 +12,16 @@ only where no frame saw past it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from lidarlabel.core.boxes import points_in_each_box
 from lidarlabel.prelabel.fitting import _closeness
+from lidarlabel.prelabel.refine import RefinedTrack
 
-__all__ = ["StaticShape", "crop_tracks", "static_shape"]
+__all__ = ["StaticShape", "crop_tracks", "extend_static", "static_shape"]
 
 _FINE = np.deg2rad(np.arange(-1.0, 1.01, 0.1))
 _MAX_HEADING_POINTS = 800
@@ -164,3 +166,27 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
                 if faces or flank:
                     (seen_lo if side == 0 else seen_hi)[ax] = True
     return StaticShape(yaw, lo, hi, seen_lo, seen_hi, reach_lo, reach_hi, float(pts[:, 2].max()), len(pts))
+
+
+def extend_static(tracks: list[RefinedTrack], frame_points: Mapping[int, np.ndarray], min_points: int) -> None:
+    """Give each parked car (in place) its box in frames outside its track where the box holds points.
+
+    A parked car does not come and go: before its cluster was first detected
+    and after it was last, its box is still there; where that frame's
+    non-ground points fill it (>= ``min_points``), the box is added with 0.9 x
+    the track's score, as a bridged frame.
+    """
+    if not tracks:
+        return
+    for f, pts in frame_points.items():
+        if pts is None or len(pts) == 0:
+            continue
+        todo = [r for r in tracks if f not in r.boxes]
+        if not todo:
+            continue
+        boxes = np.array([next(iter(r.boxes.values())) for r in todo])  # a static track has one box
+        for r, box, c in zip(todo, boxes, crop_tracks(pts, boxes, 0.0)):
+            if len(c) >= min_points:
+                r.boxes[f] = box.copy()
+                r.scores[f] = 0.9 * max(r.scores.values())
+                r.interpolated.add(f)

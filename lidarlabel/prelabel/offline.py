@@ -9,12 +9,17 @@ observations are pooled into one record and refined again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from lidarlabel.core.boxes import bev_iou_matrix, normalize_yaw, points_to_box_frame
-from lidarlabel.prelabel.accumulate import crop_tracks, static_shape
+from lidarlabel.core.boxes import (
+    bev_iou_matrix,
+    normalize_yaw,
+    points_in_boxes,
+    points_to_box_frame,
+)
+from lidarlabel.prelabel.accumulate import crop_tracks, extend_static, static_shape
 from lidarlabel.prelabel.classify import CLASS_RANGES, VEHICLES, size_prior
 from lidarlabel.prelabel.moving_shape import refit_moving
 from lidarlabel.prelabel.refine import RefinedTrack, RefineOptions, refine_track
@@ -172,14 +177,14 @@ def refine_scene(
                      pad=o.moving_shape_pad, knot_s=o.moving_shape_knot, bend=o.moving_shape_bend)
     if o.accumulate and frame_points:
         _refit_static([r for r in refined.values() if not r.moving and r.detection_class in o.accumulate_classes],
-                      by_id, frame_points, o)
+                      by_id, frame_points, o, [r for r in refined.values() if r.moving] if o.accumulate_movers else [])
     if o.moving_score_scale != 1.0:  # rank a static vehicle's box above a moving one of the same score
         for r in refined.values():
             if r.moving and r.detection_class in VEHICLES:
                 c = o.moving_score_knee
                 r.scores = {f: v if v <= c else c + (v - c) * o.moving_score_scale for f, v in r.scores.items()}
     if o.extend_static > 0 and frame_points:
-        _extend_static([r for r in refined.values() if not r.moving and r.detection_class == "car"
+        extend_static([r for r in refined.values() if not r.moving and r.detection_class == "car"
                         and max(r.scores.values(), default=0.0) >= o.extend_min_score],
                        frame_points, o.extend_static)
     if o.overlap_iou < 1.0:
@@ -193,10 +198,22 @@ def refine_scene(
 
 
 def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
-                  frame_points: Mapping[int, np.ndarray], o: RefineOptions) -> None:
-    """Give each static vehicle track (in place) the one box fitted to its points of all frames."""
+                  frame_points: Mapping[int, np.ndarray], o: RefineOptions,
+                  movers: Sequence[RefinedTrack] = ()) -> None:
+    """Give each static vehicle track (in place) the one box fitted to its points of all frames.
+
+    Points inside a box of one of the ``movers`` (moving tracks) in that frame
+    are left out: a truck passing the car, or someone walking by, is not the car.
+    """
     if not tracks:
         return
+    moving: dict[int, list[np.ndarray]] = {}
+    for m in movers:
+        for f, b in m.boxes.items():
+            moving.setdefault(f, []).append(b)
+    def own(cloud: np.ndarray, f: int, box: np.ndarray) -> np.ndarray:
+        return _without_movers(cloud, box, moving.get(f, []), o.overlap_iou)
+
     clouds: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
     sensors: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
     frames: dict[str, list[int]] = {r.id: [] for r in tracks}
@@ -209,7 +226,7 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         if pts is None or len(pts) == 0:
             continue
         for r, c in zip(rs, crop_tracks(pts, np.array([_static_box(r) for r in rs]), o.accumulate_margin)):
-            clouds[r.id].append(c)
+            clouds[r.id].append(own(c, f, _static_box(r)))
             sensors[r.id].append(records[r.id].observations[f].sensor)
             frames[r.id].append(f)
     for r in tracks:
@@ -229,11 +246,21 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
             across = max(_spacing(sens, new, o), _RANGE_NOISE)
             grow = 2 * (o.accumulate_margin - across)
             crop = new + np.array([0.0, 0.0, 0.0, grow, 0.0, grow, 0.0])
-            again = [crop_tracks(frame_points[f], crop[None], across)[0] for f in frames[r.id]]
+            again = [own(crop_tracks(frame_points[f], crop[None], across)[0], f, new) for f in frames[r.id]]
             refit = _fit_static(again, sens, new, r.detection_class, o, turn=False)
             new = refit[0] if refit is not None else new
         for f in r.boxes:
             r.boxes[f] = new.copy()
+
+
+def _without_movers(cloud: np.ndarray, box: np.ndarray, movers: list[np.ndarray], max_iou: float) -> np.ndarray:
+    """(N, 3) world points of ``cloud`` outside every moving box (7,) of ``movers`` but those overlapping
+    ``box`` (7,) by ``max_iou`` or more (BEV): such a box is this car read as moving in a frame, not another."""
+    if not movers or len(cloud) == 0:
+        return cloud
+    others = np.array(movers)
+    others = others[bev_iou_matrix(box[None], others)[0] < max_iou]
+    return cloud[~points_in_boxes(cloud, others).any(axis=0)] if len(others) else cloud
 
 
 def _spacing(sens: np.ndarray, box: np.ndarray, o: RefineOptions) -> float:
@@ -362,27 +389,3 @@ def _suppress_overlaps(tracks: list[RefinedTrack], max_iou: float, factor: float
             else:
                 del r.boxes[f], r.scores[f]
                 r.interpolated.discard(f)
-
-
-def _extend_static(tracks: list[RefinedTrack], frame_points: Mapping[int, np.ndarray], min_points: int) -> None:
-    """Give each parked car (in place) its box in frames outside its track where the box holds points.
-
-    A parked car does not come and go: before its cluster was first detected
-    and after it was last, its box is still there; where that frame's
-    non-ground points fill it (>= ``min_points``), the box is added with 0.9 x
-    the track's score, as a bridged frame.
-    """
-    if not tracks:
-        return
-    for f, pts in frame_points.items():
-        if pts is None or len(pts) == 0:
-            continue
-        todo = [r for r in tracks if f not in r.boxes]
-        if not todo:
-            continue
-        inside = crop_tracks(pts, np.array([_static_box(r) for r in todo]), 0.0)
-        for r, c in zip(todo, inside):
-            if len(c) >= min_points:
-                r.boxes[f] = _static_box(r).copy()
-                r.scores[f] = 0.9 * max(r.scores.values())
-                r.interpolated.add(f)

@@ -47,6 +47,7 @@ class RefineOptions:
     accumulate_end_on: bool = True  # ... and a fully seen outline too short for a length turns it too
     accumulate_recrop: bool = True  # ... then crops every frame again with the turned box and refits
     accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
+    accumulate_movers: bool = True  # ... leaving out points inside a moving track's box of that frame
     near_fraction: float = 1.0  # a static track's bottom: the median ground of this share of its nearest frames
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
     overlap_iou: float = 0.2  # per frame, a vehicle box overlapping a higher-scored one more is dropped (1: off)
