@@ -7,7 +7,7 @@ import pytest
 
 from lidarlabel.core.boxes import box_corners, iou3d_pairs, points_in_boxes, yaw_difference
 from lidarlabel.prelabel.fitting import fit_box, l_shape_heading
-from lidarlabel.prelabel.ground import ground_mask
+from lidarlabel.prelabel.ground import estimate_ground, ground_mask
 
 
 def visible_surface(box: np.ndarray, sensor: np.ndarray, spacing: float, rng) -> np.ndarray:
@@ -96,6 +96,36 @@ def test_ground_mask_survives_slopes_and_curbs(slope):
     # everything 0.4 m above its ground is kept (the 0.25 m tolerance plus slope error)
     assert (~mask[len(ground):][above > 0.4]).mean() > 0.995
     assert (~mask[len(ground):]).mean() > 0.95
+
+
+def _ring_ranges(height: float = 1.8, step: float = 0.006) -> np.ndarray:
+    """Ranges (m) where a spinning sensor ``height`` m up, lasers ``step`` rad apart, meets flat ground."""
+    return height / np.tan(step * np.arange(1, 200))
+
+
+@pytest.mark.parametrize("slope", [0.0, 0.03, -0.03])
+def test_a_far_car_between_sparse_ground_rings_is_not_ground(slope):
+    # 1.8 m up, lasers 0.006 rad apart: ground rings ~r^2 x 0.006 / 1.8 apart, ~5 m near 40 m
+    rings = _ring_ranges()
+    rings = rings[rings < 70]
+    front = rings[rings < 40].max()
+    face = front + 1.0  # the car's near face, 1 m behind a ring: the next ring is hidden behind it
+    az = np.deg2rad(np.arange(-60.0, 60.0, 0.2))
+    ground = np.concatenate([np.c_[r * np.cos(az), r * np.sin(az)] for r in rings])
+    shadow = (ground[:, 0] > face) & (np.abs(ground[:, 1]) < 2.3 * ground[:, 0] / face)
+    ground = ground[~shadow]
+    ground = np.c_[ground, slope * ground[:, 0] - 1.8]
+    u, z = np.meshgrid(np.linspace(-2.3, 2.3, 20), np.linspace(0.3, 1.5, 4))
+    car = np.c_[np.full(u.size, face), u.ravel(), z.ravel()]
+    car[:, 2] += slope * car[:, 0] - 1.8
+    pts = np.concatenate([ground, car])
+    _, near_only = estimate_ground(pts, centre=np.zeros(2))
+    _, far_too = estimate_ground(pts, centre=np.zeros(2), far_window=8.0, far_range=25.0)
+    true_ground = slope * car[:, 0] - 1.8
+    assert np.median(near_only[len(ground):] - true_ground) > 0.25  # the car's bottom taken for the road
+    assert np.abs(far_too[len(ground):] - true_ground).max() < 0.15
+    # the road itself stays ground (the detector's tolerance is 0.25 m)
+    assert np.abs(far_too[:len(ground)] - ground[:, 2]).max() < 0.2
 
 
 def test_ground_mask_handles_empty_and_tiny_clouds():

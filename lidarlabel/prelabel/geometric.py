@@ -42,6 +42,8 @@ class GeometricOptions:
     min_range: float = 2.5  # the ego vehicle's own returns
     ground_cell: float = 0.5
     ground_window: float = 4.0
+    ground_far_window: float = 8.0  # m: the ground opening's window also beyond ground_far_range, where
+    ground_far_range: float = 25.0  # a 64-beam sensor's ground rings lie over 2 m apart (ground.py)
     ground_tolerance: float = 0.25
     max_height: float = 5.0  # above ground: higher points are canopy, signs, bridges
     cluster_cell: float = 0.3
@@ -163,7 +165,8 @@ class GeometricDetector:
         if len(rel) < o.min_points:
             return Detections.empty()
         self._ground, gz = estimate_ground(rel, cell=o.ground_cell, window=o.ground_window,
-                                           max_range=o.max_range, centre=np.zeros(2))
+                                           max_range=o.max_range, centre=np.zeros(2),
+                                           far_window=o.ground_far_window, far_range=o.ground_far_range)
         above = rel[:, 2] - gz
         obj = (above > o.ground_tolerance) & (above < o.max_height)
         obj[obj] = column_continuous(rel[obj, :2], above[obj], o.cluster_cell, o.max_vertical_gap)
