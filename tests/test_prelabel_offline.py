@@ -161,6 +161,20 @@ def test_a_person_walking_along_a_parked_car_does_not_widen_it():
     assert abs(b[4] - car[4]) < 0.08 and abs(b[1] - car[1]) < 0.05, b
 
 
+def test_a_moving_box_on_the_car_itself_does_not_take_its_points():
+    from lidarlabel.prelabel.offline import _without_movers
+
+    car = np.array([30.0, 6.0, 0.75, 4.4, 1.8, 1.5, 0.0])
+    cloud = _visible(car, np.array([20.0, 0.0, 1.8]))
+    ghost = np.array([28.3, 5.4, 0.9, 0.6, 0.5, 1.8, 0.0])  # a ghost track on the car's rear corner
+    beside = np.array([28.3, 4.5, 0.9, 0.6, 0.5, 1.8, 0.0])  # a person 0.3 m off its flank
+    person = cloud[:20] * 0 + beside[:3]
+    kept = _without_movers(np.concatenate([cloud, person]), car, [ghost, beside], 0.5)
+    assert len(kept) == len(cloud) and np.array_equal(kept, cloud)
+    far = np.array([60.0, 6.0, 0.9, 0.6, 0.5, 1.8, 0.0])
+    assert np.array_equal(_without_movers(cloud, car, [far], 0.5), cloud)
+
+
 def test_a_side_never_seen_past_grows_to_the_prior_away_from_the_sensor():
     car = np.array([60.0, 6.0, 0.75, 3.9, 1.8, 1.5, 0.0])
     recs, points = _drive_past(car, range(0, 12))  # the ego stays 42+ m behind it: its rear and near flank only
@@ -370,3 +384,20 @@ def test_of_two_boxes_on_one_car_the_one_outlining_its_points_ranks_first():
     _suppress_overlaps([bad, good], 0.2, 0.3, None)
     assert all(bad.scores[f] == 0.8 and good.scores[f] < 0.3 for f in range(10))
     assert outline_fit(np.zeros((0, 3)), CAR[None], 0.5, 0.25).tolist() == [0.0]
+
+
+def test_sweeps_from_a_stopped_ego_count_as_one_sampling_of_the_car():
+    from lidarlabel.prelabel.accumulate import static_shape
+
+    # the rear face of a car 20 m ahead, 1.85 m wide, seen by 30 sweeps from one place at one phase:
+    # every sweep's outermost returns fall on the same spots, a whole spacing short of the corners
+    width, rear, step = 1.85, 17.75, 0.006
+    y = rear * np.tan(0.0013 + np.arange(-0.2, 0.2, step))
+    y = y[np.abs(y) <= width / 2]
+    face = np.array([(rear, v, z) for v in y for z in np.linspace(0.3, 1.4, 5)])
+    spacing = step * 20.0
+    sensors = np.tile([0.0, 0.0, 1.8], (30, 1))
+    shape = static_shape([face] * 30, sensors, 0.0, spacing)
+    measured = shape.hi[1] - shape.lo[1] + shape.sampling_gap(spacing)[1]
+    assert shape.reach_lo[1] == 1 and shape.reach_hi[1] == 1
+    assert measured > width - 0.05, measured

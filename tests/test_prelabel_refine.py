@@ -155,20 +155,27 @@ def test_a_car_seen_from_one_end_keeps_most_of_its_score():
     assert rear > 1.2 * old
 
 
-def _two_wheeler(length: float) -> TrackRecord:
-    """A two-wheeler riding along +x at 5 m/s, 10 m beside the sensor, its whole side seen in each frame."""
+def _two_wheeler(length: float, beside: float) -> TrackRecord:
+    """A two-wheeler riding along +x at 5 m/s, ``beside`` m from the sensor, its whole side seen in each frame.
+
+    Each sweep's outline falls short of the length by one azimuth step (0.2 degrees) at that range.
+    """
     rec = TrackRecord("p00000")
+    seen = length - np.deg2rad(0.2) * beside
     for f in range(20):
-        box = np.array([0.5 * f, 10.0, 0.85, length, 0.6, 1.7, 0.0])
+        box = np.array([0.5 * f, beside, 0.85, seen, 0.6, 1.7, 0.0])
         sensor = np.array([0.5 * f, 0.0, 1.8])
         rec.observations[f] = Observation(f, f * DT_US, box.copy(), box.copy(), 0.7, "cyclist", 120, sensor,
                                           "vehicle.bicycle", 0.4)
     return rec
 
 
-@pytest.mark.parametrize("length, category", [(1.7, "vehicle.bicycle"), (1.8, "vehicle.bicycle"),
-                                              (2.05, "vehicle.motorcycle"), (2.2, "vehicle.motorcycle")])
-def test_a_two_wheeler_is_a_bicycle_or_a_motorcycle_by_its_measured_length(length, category):
-    r = refine_track(_two_wheeler(length), np.arange(20) * DT_US, RefineOptions(angular_spacing=0.0))
+@pytest.mark.parametrize("length, category", [(1.7, "vehicle.bicycle"), (1.85, "vehicle.bicycle"),
+                                              (2.0, "vehicle.motorcycle"), (2.2, "vehicle.motorcycle")])
+@pytest.mark.parametrize("beside", [10.0, 40.0])
+def test_a_two_wheeler_is_a_bicycle_or_a_motorcycle_by_its_measured_length(length, category, beside):
+    # 40 m away a whole return spacing of padding (0.24 m) made a bicycle as long as a motorcycle, and no
+    # padding a motorcycle as short as a bicycle
+    r = refine_track(_two_wheeler(length, beside), np.arange(20) * DT_US, RefineOptions())
     assert r is not None and r.detection_class == "cyclist"
     assert r.category == category, (length, r.category, r.boxes[10])

@@ -40,6 +40,9 @@ def test_a_track_taken_over_by_a_truck_is_cut_where_the_class_changes():
     parts = split_takeovers([rec])
     assert [(p.id, p.frames()[0], p.frames()[-1]) for p in parts] == [("p00000", 0, 24), ("p00000t", 25, 39)]
     assert rec.frames() == list(range(40))  # the input is left as it was
+    # the later part's id is one no other record has
+    other = TrackRecord("p00000t", {0: _observation(0, CAR + [0, 9, 0, 0, 0, 0, 0], CAR_NAMES)})
+    assert [p.id for p in split_takeovers([rec, other])] == ["p00000", "p00000tt", "p00000t"]
 
 
 def test_a_few_frames_read_as_another_class_do_not_cut_a_track():
@@ -47,6 +50,20 @@ def test_a_few_frames_read_as_another_class_do_not_cut_a_track():
     for f in (10, 11, 30):  # a car read as a truck twice in a row, then once
         rec.observations[f] = _observation(f, CAR, TRUCK_NAMES)
     assert [p.frames() for p in split_takeovers([rec])] == [list(range(40))]
+
+
+def test_one_vehicle_read_as_two_classes_in_turn_is_not_cut():
+    # a truck whose rear alone, seen in its first 5 frames, read as a car: the same motion throughout
+    moving = _taken_over(0)
+    for f in range(5):
+        truck = TRUCK.copy()
+        truck[0] += 1.0 * f
+        moving.observations[f] = _observation(f, truck, CAR_NAMES)
+    # a parked van read as a car and as a truck, 4 frames each in turn
+    van = TrackRecord("p00001")
+    for f in range(40):
+        van.observations[f] = _observation(f, CAR + [0, 0, 0, 1.0, 0.15, 0.6, 0], CAR_NAMES if f // 4 % 2 else TRUCK_NAMES)
+    assert [p.frames() for p in split_takeovers([moving, van])] == [list(range(40)), list(range(40))]
 
 
 def test_the_parked_car_keeps_its_box_after_a_truck_took_its_track():

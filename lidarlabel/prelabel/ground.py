@@ -12,8 +12,10 @@ between its lasers lays its rings on flat ground about r² dθ / h apart at
 range r (64 beams, 0.006 rad, 1.8 m: 1.3 m at 20 m, 5.3 m at 40 m). Once
 that passes half the window, a car's window can hold no ground return in
 front of it and the opening keeps the car's lowest returns as ground (the
-car is then cut to its top). Beyond ``far_range`` the surface is the lower
-of the openings with ``window`` and ``far_window``.
+car is then cut to its top). Beyond ``far_range`` the surface is the
+opening with ``far_window`` (an opening with a larger window is never
+higher). Windows are rounded to an odd number of cells: with 0.5 m cells,
+4 m is 9 cells (4.5 m) and 8 m is 17 (8.5 m).
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def estimate_ground(
         ci, cj = (c - lo) / cell - 0.5  # the centre in cell units, so that cell (i, j) lies at (i - ci, j - cj)
         far = np.hypot((np.arange(shape[0]) - ci)[:, None], (np.arange(shape[1]) - cj)[None, :]) * cell > far_range
         if far.any():
-            surface = np.where(far, np.minimum(surface, _opening(zmin, far_window, cell)), surface)
+            surface = np.where(far, _opening(zmin, far_window, cell), surface)
     # The opening never exceeds the cell's own minimum; cells without points stay unknown.
     surface = np.minimum(surface, zmin)
     surface[~np.isfinite(surface)] = np.nan

@@ -30,6 +30,7 @@ __all__ = ["link_candidates", "merge_candidates", "outline_fit", "refine_scene"]
 
 
 _RANGE_NOISE = 0.05  # m: a return's range error; the least a crop is grown by across a measured side
+_MOVER_SHARE = 0.2  # a moving box sharing more of its footprint with a parked car's box is the car (a ghost)
 
 
 def _static_box(r: RefinedTrack) -> np.ndarray:
@@ -140,7 +141,7 @@ def refine_scene(
     if frame_points:  # sorted by x once: every later crop's stable sort of a frame is then linear
         frame_points = {f: p[np.argsort(p[:, 0], kind="stable")] if p is not None and len(p) else p
                         for f, p in frame_points.items()}
-    records = split_takeovers(records, o.split_takeover)
+    records = split_takeovers(records, o.split_takeover, o.link_speed)
     by_id = {rec.id: rec for rec in records}
     refined = {r.id: r for r in (refine_track(rec, frame_times_us, o) for rec in records) if r is not None}
     if o.merge_static:
@@ -212,7 +213,7 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
         for f, b in m.boxes.items():
             moving.setdefault(f, []).append(b)
     def own(cloud: np.ndarray, f: int, box: np.ndarray) -> np.ndarray:
-        return _without_movers(cloud, box, moving.get(f, []), o.overlap_iou)
+        return _without_movers(cloud, box, moving.get(f, []), o.accumulate_margin)
 
     clouds: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
     sensors: dict[str, list[np.ndarray]] = {r.id: [] for r in tracks}
@@ -253,13 +254,27 @@ def _refit_static(tracks: list[RefinedTrack], records: dict[str, TrackRecord],
             r.boxes[f] = new.copy()
 
 
-def _without_movers(cloud: np.ndarray, box: np.ndarray, movers: list[np.ndarray], max_iou: float) -> np.ndarray:
-    """(N, 3) world points of ``cloud`` outside every moving box (7,) of ``movers`` but those overlapping
-    ``box`` (7,) by ``max_iou`` or more (BEV): such a box is this car read as moving in a frame, not another."""
+def _without_movers(cloud: np.ndarray, box: np.ndarray, movers: list[np.ndarray], margin: float) -> np.ndarray:
+    """(N, 3) world points of ``cloud`` (a crop of ``box`` grown by ``margin`` m) outside the moving boxes (7,)
+    of ``movers`` that are other objects.
+
+    A moving box sharing more than a fifth of its own footprint with the
+    parked car's ``box`` (7,) is no other object but the car itself (read as
+    moving in a frame) or a piece of it (a ghost track on its end): its
+    points stay. The test is on the mover's own area, not IoU: a person-sized
+    box wholly inside a car has an IoU of 0.04.
+    """
     if not movers or len(cloud) == 0:
         return cloud
     others = np.array(movers)
-    others = others[bev_iou_matrix(box[None], others)[0] < max_iou]
+    reach = np.hypot(*box[3:5]) / 2 + np.sqrt(2) * margin + np.hypot(others[:, 3], others[:, 4]) / 2
+    others = others[np.hypot(*(others[:, :2] - box[:2]).T) < reach]  # boxes that can reach the crop at all
+    if len(others) == 0:
+        return cloud
+    iou = bev_iou_matrix(box[None], others)[0]
+    own_area = others[:, 3] * others[:, 4]
+    shared = iou * (box[3] * box[4] + own_area) / (1.0 + iou)  # intersection area from the IoU
+    others = others[shared <= _MOVER_SHARE * own_area]
     return cloud[~points_in_boxes(cloud, others).any(axis=0)] if len(others) else cloud
 
 

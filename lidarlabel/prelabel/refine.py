@@ -16,12 +16,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lidarlabel.core.boxes import bev_corners, normalize_yaw
-from lidarlabel.core.ontology import Ontology, default_ontology
-from lidarlabel.prelabel.classify import CLASS_RANGES, classify_extents, size_prior
+from lidarlabel.prelabel.classify import (
+    CLASS_RANGES,
+    classify_extents,
+    size_prior,
+    two_wheeler_category,
+)
 from lidarlabel.prelabel.still_points import still_votes
 from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
 
-__all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth", "two_wheeler_category"]
+__all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
 
 
 @dataclass
@@ -87,8 +91,9 @@ class RefineOptions:
     merge_iou: float = 0.3  # ... whose boxes overlap this much (bird's-eye IoU)
     merge_distance: float = 1.5  # ... or whose centres are this close (m)
     merge_overlap: int = 1  # ... and which share at most this many observed frames
-    # a track seen as one vehicle class for this many frames, then as another for as many, was taken
-    # over by a second vehicle (a truck passing a parked car): cut in two (takeover.py; 0: off)
+    # a track seen as one vehicle class for this many frames, then as another for as many, moving at
+    # speeds more than link_speed apart, was taken over by a second vehicle (a truck passing a parked
+    # car): cut in two (takeover.py; 0: off)
     split_takeover: int = 3
     # a vehicle read as moving is parked when most of its cluster pairs ~0.5 s apart coincide better
     # unshifted than shifted by the track's motion (still_points.py); this share of >= 3 pairs (> 1: off)
@@ -363,7 +368,11 @@ def refine_track(
                 unseen = np.hypot(max(L - sl, 0.0), max(W - sw, 0.0))
                 sigmas[k] = np.hypot(o.measurement_sigma, o.unseen_weight * unseen)
         seen = min(1.0, L_obs / L) * min(1.0, W_obs / W)  # how much of the footprint was ever seen
-        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas
+        # A two-wheeler's category from its length. One sweep's span falls short by about one azimuth
+        # step, half the (vertical) angular spacing on a 64-beam sensor: the whole spacing of L_obs made
+        # bicycles far away as long as motorcycles, no padding made motorcycles as short as bicycles.
+        category = two_wheeler_category(L_obs - spacing / 2) if name == "cyclist" else r.category
+        return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas, category
 
     solved = solve(moving)
     if moving and cls_vote not in ("pedestrian", "cyclist"):
@@ -387,7 +396,7 @@ def refine_track(
                 moving, solved = False, still
     if solved is None:
         return None
-    yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas = solved
+    yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas, category = solved
     if moving:
         xy = rts_smooth(t_all, anchored, accel, sigmas)[:, :2]
     else:
@@ -414,18 +423,4 @@ def refine_track(
         out_boxes[int(f)] = np.array([xy[k, 0], xy[k, 1], bottoms[k] + H / 2, L, W, H,
                                       float(normalize_yaw(yaw_all[k]))])
         out_scores[int(f)] = track_score * (0.9 if f in interp else 1.0)
-    category = two_wheeler_category(L) if name == "cyclist" else CLASS_RANGES[name].category
     return RefinedTrack(rec.id, category, name, out_boxes, out_scores, interp, moving)
-
-
-def two_wheeler_category(length: float, ontology: Ontology | None = None) -> str:
-    """``vehicle.bicycle`` or ``vehicle.motorcycle``: the one whose default length is nearer ``length`` (m).
-
-    Both share the detector's two-wheeler class (a frame and a rider, 1.2-2.3 m
-    long), but a motorcycle is longer (nuScenes means 2.11 m against 1.70 m);
-    a track's length, measured over all its frames, tells them apart where one
-    frame's partial outline could not. The width does not: a rider's knees and
-    elbows widen a bicycle's outline to a motorcycle's.
-    """
-    onto = ontology or default_ontology()
-    return min(("vehicle.bicycle", "vehicle.motorcycle"), key=lambda c: abs(length - onto.default_size(c)[0]))
