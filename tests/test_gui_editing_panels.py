@@ -98,3 +98,7 @@ def test_properties_panel_edits_through_the_session(qtbot, session):
     assert not panel.attribute_buttons["vehicle.parked"].isChecked()
     session.select(None)
     assert panel.track_id.text() == "-" and not panel.category.isEnabled()
+    assert panel.category.currentText() == ""  # no track: no category shown
+    assert session.doc.tracks["p0"].category == "vehicle.car"  # clearing the box changed nothing
+    session.select("p0")
+    assert panel.category.currentText() == "vehicle.car" and panel.category.isEnabled()

@@ -90,6 +90,7 @@ class PropertiesPanel(QWidget):
             for w in (self.category, self.accept_button, self.reject_button, self.keyframe, self.attributes):
                 w.setEnabled(t is not None and not s.read_only)
             if t is None:
+                self.category.setCurrentIndex(-1)  # blank, not the first category of the list
                 self.track_id.setText("-")
                 self.score.setText("-")
                 self.status.setText("-")
