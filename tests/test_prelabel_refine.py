@@ -179,3 +179,34 @@ def test_a_two_wheeler_is_a_bicycle_or_a_motorcycle_by_its_measured_length(lengt
     r = refine_track(_two_wheeler(length, beside), np.arange(20) * DT_US, RefineOptions())
     assert r is not None and r.detection_class == "cyclist"
     assert r.category == category, (length, r.category, r.boxes[10])
+
+
+def _truck_track(top_cut: bool) -> TrackRecord:
+    """A parked truck 12 m away whose returns stop at 2.3 m: where the sensor's highest laser passes."""
+    rec = TrackRecord("p00000")
+    box = np.array([12.0, 5.0, 1.15, 8.0, 2.5, 2.3, 0.0])
+    for f in range(10):
+        rec.observations[f] = Observation(f, f * DT_US, box.copy(), box.copy(), 0.7, "truck", 900,
+                                          np.array([0.0, 0.0, 1.8]), "vehicle.truck", 0.9, None, top_cut)
+    return rec
+
+
+def test_a_truck_topped_by_the_highest_laser_is_at_least_the_prior_tall():
+    from lidarlabel.prelabel.classify import size_prior
+
+    cut = refine_track(_truck_track(True), np.arange(10) * DT_US, RefineOptions(angular_spacing=0.0))
+    seen = refine_track(_truck_track(False), np.arange(10) * DT_US, RefineOptions(angular_spacing=0.0))
+    assert abs(seen.boxes[0][5] - 2.3) < 0.05  # the top was seen (a laser passed above it): as measured
+    assert abs(cut.boxes[0][5] - size_prior("truck")[2]) < 0.05, cut.boxes[0]
+    assert abs((cut.boxes[0][2] - cut.boxes[0][5] / 2) - 0.0) < 0.05  # it grows up from the ground
+
+
+def test_the_highest_laser_of_a_sweep_and_of_an_object():
+    from lidarlabel.prelabel.geometric import highest_elevation
+
+    el = np.deg2rad(np.linspace(-24.0, 2.0, 64))
+    az = np.deg2rad(np.arange(0.0, 360.0, 1.0))
+    ranges = np.array([30.0])
+    sweep = np.array([(r * np.cos(a), r * np.sin(a), r * np.tan(e)) for e in el for a in az for r in ranges])
+    assert abs(highest_elevation(sweep) - np.deg2rad(2.0)) < 1e-9
+    assert highest_elevation(sweep[:, :] * [0, 0, 1]) is None  # nothing beyond 3 m in xy

@@ -185,6 +185,7 @@ class GeometricDetector:
                 continue  # curbs and low bushes, walls and trees: no detection class is so low or high
             found.extend(self._objects(pts[idx], pgz[idx]))
         boxes, scores, cats, counts, obs_boxes, fills, clouds = [], [], [], [], [], [], []
+        top_laser = highest_elevation(rel)
         t_fit = time.perf_counter()
         for c in found:
             box = fit_box(c.points, size_prior=self.priors[c.cls.detection_class], yaw_hint=c.observed[6],
@@ -197,6 +198,9 @@ class GeometricDetector:
             obs_boxes.append(c.observed)
             fills.append(c.fill)
             clouds.append(c.points + origin)
+        # an object whose highest return came from the highest laser may reach above it: its top is unseen
+        det_top_cut = [top_laser is not None and (el := highest_elevation(c.points, min_range=0.0)) is not None
+                       and el >= top_laser - o.angular_spacing / 2 for c in found]
         self.timings["fit"] += time.perf_counter() - t_fit
         if not boxes:
             return Detections.empty()
@@ -208,6 +212,7 @@ class GeometricDetector:
         observed_world[:, :3] += origin
         det.extra["observed"] = observed_world
         det.extra["fill"] = np.array(fills)
+        det.extra["top_cut"] = np.array(det_top_cut, dtype=bool)
         det.extra["points"] = clouds  # (N_k, 3) world: the offline refinement accumulates them per track
         # (M, 3) float32 world: every non-ground point, so refinement can crop a track's box in any frame
         det.extra["nonground"] = (pts + origin).astype(np.float32)
@@ -259,6 +264,19 @@ def face_fill(points: np.ndarray, box: np.ndarray, spacing: float) -> float:
     iz = np.floor((z - z.min()) / cell).astype(np.int64)
     total = (iu.max() + 1) * (iz.max() + 1)
     return float(len(np.unique(iu * (iz.max() + 1) + iz)) / max(total, 1))
+
+
+def highest_elevation(points: np.ndarray, min_range: float = 3.0) -> float | None:
+    """Largest elevation angle (rad) of (N, 3) sensor-relative points at least ``min_range`` m away (xy), or None.
+
+    Over a whole sweep it is the sensor's highest laser: an object whose own
+    highest return lies there may reach above it, where no laser looks.
+    """
+    r = np.hypot(points[:, 0], points[:, 1])
+    far = r >= max(min_range, 1e-6)
+    if not far.any():
+        return None
+    return float(np.max(np.arctan2(points[far, 2], r[far])))
 
 
 def above_of(pts: np.ndarray, ground: np.ndarray) -> np.ndarray:

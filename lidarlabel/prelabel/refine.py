@@ -22,8 +22,9 @@ from lidarlabel.prelabel.classify import (
     size_prior,
     two_wheeler_category,
 )
+from lidarlabel.prelabel.smoothing import rts_smooth
 from lidarlabel.prelabel.still_points import still_votes
-from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord, cv_matrices
+from lidarlabel.prelabel.tracker import ACCEL, Observation, TrackRecord
 
 __all__ = ["RefineOptions", "RefinedTrack", "anchor_centre", "refine_track", "rts_smooth"]
 
@@ -47,6 +48,9 @@ class RefineOptions:
     static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
+    # a track whose best frames' highest returns mostly came from the sensor's highest laser (a truck
+    # near a 64-beam sensor, whose top laser looks 2 degrees up) is at least the class prior tall
+    unseen_top: bool = True
     accumulate_swap: float = 0.0  # m: an outline this much wider than the class allows swaps axes (< 0: off)
     accumulate_end_on: bool = True  # ... and a fully seen outline too short for a length turns it too
     accumulate_recrop: bool = True  # ... then crops every frame again with the turned box and refits
@@ -113,45 +117,6 @@ class RefinedTrack:
     scores: dict[int, float]
     interpolated: set[int] = field(default_factory=set)
     moving: bool = False
-
-
-def _inv2(S: np.ndarray) -> np.ndarray:
-    det = S[0, 0] * S[1, 1] - S[0, 1] * S[1, 0]
-    return np.array([[S[1, 1], -S[0, 1]], [-S[1, 0], S[0, 0]]]) / det
-
-
-def rts_smooth(times_s: np.ndarray, meas: np.ndarray, accel: float, sigma: float | np.ndarray) -> np.ndarray:
-    """Forward Kalman filter and backward RTS smoother of a constant-velocity model.
-
-    times_s (T,), meas (T, 2) xy with NaN rows where nothing was measured;
-    sigma (m): the measurement noise, one value or one per frame (T,).
-    Returns (T, 4) smoothed states (x, y, vx, vy).
-    """
-    T = len(times_s)
-    H = np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0]])
-    sig = np.broadcast_to(np.asarray(sigma, dtype=float), (T,))
-    first = int(np.flatnonzero(np.isfinite(meas[:, 0]))[0])
-    x = np.array([meas[first, 0], meas[first, 1], 0.0, 0.0])
-    P = np.diag([sig[first]**2, sig[first]**2, 25.0, 25.0])
-    xf, Pf, xp, Pp, Fs = (np.zeros((T, 4)), np.zeros((T, 4, 4)), np.zeros((T, 4)),
-                          np.zeros((T, 4, 4)), np.zeros((T, 4, 4)))
-    for t in range(T):
-        if t > 0:
-            F, Q = cv_matrices(times_s[t] - times_s[t - 1], accel)
-            x, P = F @ x, F @ P @ F.T + Q
-            Fs[t] = F
-        xp[t], Pp[t] = x, P
-        if np.isfinite(meas[t, 0]):
-            S = P[:2, :2] + np.eye(2) * sig[t] ** 2
-            K = P[:, :2] @ _inv2(S)
-            x = x + K @ (meas[t] - H @ x)
-            P = (np.eye(4) - K @ H) @ P
-        xf[t], Pf[t] = x, P
-    xs = xf.copy()
-    for t in range(T - 2, -1, -1):
-        C = np.linalg.solve(Pp[t + 1].T, (Pf[t] @ Fs[t + 1].T).T).T
-        xs[t] = xf[t] + C @ (xs[t + 1] - xp[t + 1])
-    return xs
 
 
 def anchor_centre(observed: np.ndarray, yaw: float, length: float, width: float, sensor: np.ndarray) -> np.ndarray:
@@ -352,6 +317,8 @@ def refine_track(
         L = L_obs if L_obs >= r.length[0] else max(L_obs, prior[0])
         W = W_obs if W_obs >= r.width[0] else max(W_obs, prior[1])
         H = H_obs if H_obs >= r.height[0] else max(H_obs, prior[2])
+        if o.unseen_top and np.mean([ob.top_cut for ob, b in zip(obs, best) if b]) > 0.5:
+            H = max(H, prior[2])  # mostly topped by the highest laser: the measured top is a lower bound
         L, W, H = min(L, r.length[1]), min(W, r.width[1]), min(H, r.height[1])
         # Re-place every observation on its visible sides, then smooth.
         anchored = np.full((len(span_frames), 2), np.nan)

@@ -55,6 +55,7 @@ class Observation:
     category: str = ""
     fill: float = 0.5  # side-view coverage of the cluster (geometric detector)
     points: np.ndarray | None = None  # (N, 3) the cluster's points, world frame (geometric detector)
+    top_cut: bool = False  # its highest return came from the sensor's highest laser: the top may be unseen
 
 
 @dataclass
@@ -131,9 +132,10 @@ class Tracker:
         observed = det.extra.get("observed", det.boxes)
         fills = det.extra.get("fill", np.full(len(det), 0.5))
         clouds = det.extra.get("points") or [None] * len(det)
+        cut = det.extra.get("top_cut", np.zeros(len(det), dtype=bool))
         obs = [Observation(frame, timestamp_us, det.boxes[k], observed[k], float(det.scores[k]),
                            classes[k], int(det.num_points[k]), np.asarray(sensor, dtype=float),
-                           det.categories[k], float(fills[k]), clouds[k])
+                           det.categories[k], float(fills[k]), clouds[k], bool(cut[k]))
                for k in range(len(det))]
         if self._live:  # constant-velocity positions at this frame's time, all tracks at once
             X = np.array([t.x for t in self._live])
