@@ -210,3 +210,14 @@ def test_the_highest_laser_of_a_sweep_and_of_an_object():
     sweep = np.array([(r * np.cos(a), r * np.sin(a), r * np.tan(e)) for e in el for a in az for r in ranges])
     assert abs(highest_elevation(sweep) - np.deg2rad(2.0)) < 1e-9
     assert highest_elevation(sweep[:, :] * [0, 0, 1]) is None  # nothing beyond 3 m in xy
+
+
+@pytest.mark.parametrize("length, category", [(7.5, "vehicle.truck"), (8.5, "vehicle.truck"),
+                                              (10.5, "vehicle.bus.rigid"), (12.0, "vehicle.bus.rigid")])
+def test_a_long_vehicle_is_a_truck_or_a_bus_by_its_measured_length(length, category):
+    rec = _truck_track(False)
+    for ob in rec.observations.values():
+        ob.box[3] = ob.observed[3] = length
+    r = refine_track(rec, np.arange(10) * DT_US, RefineOptions(angular_spacing=0.0))
+    assert r is not None and r.detection_class in ("truck", "bus")
+    assert r.category == category, (length, r.detection_class, r.category)

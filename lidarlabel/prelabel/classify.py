@@ -17,7 +17,8 @@ import numpy as np
 
 from lidarlabel.core.ontology import Ontology, default_ontology
 
-__all__ = ["CLASS_RANGES", "ClassRange", "Classification", "classify_extents", "size_prior", "two_wheeler_category"]
+__all__ = ["CLASS_RANGES", "ClassRange", "Classification", "classify_extents", "long_vehicle_category", "nearest_by_length", "size_prior",
+           "two_wheeler_category"]
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,12 @@ def size_prior(detection_class: str, ontology: Ontology | None = None,
     return (sum(r.length) / 2, sum(r.width) / 2, sum(r.height) / 2)
 
 
+def nearest_by_length(length: float, categories: tuple[str, ...], ontology: Ontology | None = None) -> str:
+    """The one of ``categories`` whose ontology default length (m) is nearest ``length`` (m)."""
+    onto = ontology or default_ontology()
+    return min(categories, key=lambda c: abs(length - onto.default_size(c)[0]))
+
+
 def two_wheeler_category(length: float, ontology: Ontology | None = None) -> str:
     """``vehicle.bicycle`` or ``vehicle.motorcycle``: the one whose default length is nearer ``length`` (m).
 
@@ -149,5 +156,15 @@ def two_wheeler_category(length: float, ontology: Ontology | None = None) -> str
     elbows widen a bicycle's outline to a motorcycle's. A two-wheeler seen only
     end-on measures short and stays a bicycle.
     """
-    onto = ontology or default_ontology()
-    return min(("vehicle.bicycle", "vehicle.motorcycle"), key=lambda c: abs(length - onto.default_size(c)[0]))
+    return nearest_by_length(length, ("vehicle.bicycle", "vehicle.motorcycle"), ontology)
+
+
+def long_vehicle_category(length: float, ontology: Ontology | None = None) -> str:
+    """``vehicle.truck`` or ``vehicle.bus.rigid`` for a track of the truck class, by its length (m).
+
+    The truck and bus classes overlap in size (a 10-12 m box fits both), so
+    the class cost cannot choose; their default lengths can (nuScenes means
+    6.93 m and 11.0 m: a truck track measured longer than ~9 m is a bus).
+    A bus seen only in part measures short and stays a truck.
+    """
+    return nearest_by_length(length, ("vehicle.truck", "vehicle.bus.rigid"), ontology)

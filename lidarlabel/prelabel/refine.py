@@ -19,6 +19,7 @@ from lidarlabel.core.boxes import bev_corners, normalize_yaw
 from lidarlabel.prelabel.classify import (
     CLASS_RANGES,
     classify_extents,
+    long_vehicle_category,
     size_prior,
     two_wheeler_category,
 )
@@ -51,6 +52,8 @@ class RefineOptions:
     # a track whose best frames' highest returns mostly came from the sensor's highest laser (a truck
     # near a 64-beam sensor, whose top laser looks 2 degrees up) is at least the class prior tall
     unseen_top: bool = True
+    # a truck-class track whose length is nearer the bus default (11.0 m) than the truck's (6.93 m) is a bus
+    bus_by_length: bool = True
     accumulate_swap: float = 0.0  # m: an outline this much wider than the class allows swaps axes (< 0: off)
     accumulate_end_on: bool = True  # ... and a fully seen outline too short for a length turns it too
     accumulate_recrop: bool = True  # ... then crops every frame again with the turned box and refits
@@ -338,7 +341,11 @@ def refine_track(
         # A two-wheeler's category from its length. One sweep's span falls short by about one azimuth
         # step, half the (vertical) angular spacing on a 64-beam sensor: the whole spacing of L_obs made
         # bicycles far away as long as motorcycles, no padding made motorcycles as short as bicycles.
-        category = two_wheeler_category(L_obs - spacing / 2) if name == "cyclist" else r.category
+        category = r.category
+        if name == "cyclist":
+            category = two_wheeler_category(L_obs - spacing / 2)
+        elif name == "truck" and o.bus_by_length:
+            category = long_vehicle_category(L_obs - spacing / 2)
         return yaw_all, cls, name, L, W, H, anchored, bottoms, seen, sigmas, category
 
     solved = solve(moving)
