@@ -139,22 +139,22 @@ def static_shape(clouds: list[np.ndarray], sensors: np.ndarray, yaw_guess: float
 
     uv = to_uv(pts[:, :2])
     lo, hi = uv.min(axis=0), uv.max(axis=0)
+    per_frame = [to_uv(clouds[k][:, :2]) for k in keep]
+    frame_lo = np.array([q.min(axis=0) for q in per_frame])
+    frame_hi = np.array([q.max(axis=0) for q in per_frame])
     if len(keep) >= _MIN_FRAMES_ACROSS:
         # a flank, once in view, is seen by many sweeps: one sweep's points reaching beyond all the others'
         # across the car are something beside it for that sweep (a passer-by, a pole joined to the cluster).
         # Not along: the front of a parked car may be seen by the last sweep alone as the ego passes it.
-        across = [to_uv(clouds[k][:, :2])[:, 1] for k in keep]
-        lo[1] = np.partition([a.min() for a in across], 1)[1]
-        hi[1] = np.partition([a.max() for a in across], -2)[-2]
+        lo[1] = np.partition(frame_lo[:, 1], 1)[1]
+        hi[1] = np.partition(frame_hi[:, 1], -2)[-2]
     seen_lo, seen_hi = np.zeros(2, dtype=bool), np.zeros(2, dtype=bool)
     # per side, the viewpoints (sensor positions to within ``close``) whose sweeps reach it: a stopped ego
     # or a phase-locked sensor samples the same spots sweep after sweep, which is one sampling, not many
     reached: list[list[set]] = [[set(), set()], [set(), set()]]
     tol = max(0.3, 2 * spacing)
     close = max(spacing, 0.1)
-    for k in keep:
-        q = to_uv(clouds[k][:, :2])
-        qlo, qhi = q.min(axis=0), q.max(axis=0)
+    for k, qlo, qhi in zip(keep, frame_lo, frame_hi):
         sv = to_uv(np.asarray(sensors[k], dtype=float)[:2])
         for ax in range(2):
             other = 1 - ax

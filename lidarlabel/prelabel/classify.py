@@ -17,8 +17,8 @@ import numpy as np
 
 from lidarlabel.core.ontology import Ontology, default_ontology
 
-__all__ = ["CLASS_RANGES", "ClassRange", "Classification", "classify_extents", "long_vehicle_category", "nearest_by_length", "size_prior",
-           "two_wheeler_category"]
+__all__ = ["CLASS_RANGES", "ClassRange", "Classification", "classify_extents", "long_vehicle_category",
+           "nearest_by_length", "size_prior", "two_wheeler_category"]
 
 
 @dataclass(frozen=True)

@@ -272,11 +272,12 @@ def highest_elevation(points: np.ndarray, min_range: float = 3.0) -> float | Non
     Over a whole sweep it is the sensor's highest laser: an object whose own
     highest return lies there may reach above it, where no laser looks.
     """
-    r = np.hypot(points[:, 0], points[:, 1])
-    far = r >= max(min_range, 1e-6)
+    r2 = points[:, 0] ** 2 + points[:, 1] ** 2
+    far = r2 >= max(min_range, 1e-6) ** 2
     if not far.any():
         return None
-    return float(np.max(np.arctan2(points[far, 2], r[far])))
+    k = int(np.argmax(points[far, 2] / np.sqrt(r2[far])))  # tan is monotonic: one arctan, not one per point
+    return float(np.arctan2(points[far, 2][k], np.sqrt(r2[far][k])))
 
 
 def above_of(pts: np.ndarray, ground: np.ndarray) -> np.ndarray:

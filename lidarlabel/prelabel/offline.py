@@ -186,8 +186,8 @@ def refine_scene(
                 r.scores = {f: v if v <= c else c + (v - c) * o.moving_score_scale for f, v in r.scores.items()}
     if o.extend_static > 0 and frame_points:
         extend_static([r for r in refined.values() if not r.moving and r.detection_class == "car"
-                        and max(r.scores.values(), default=0.0) >= o.extend_min_score],
-                       frame_points, o.extend_static)
+                       and max(r.scores.values(), default=0.0) >= o.extend_min_score],
+                      frame_points, o.extend_static)
     if o.overlap_iou < 1.0:
         _suppress_overlaps(list(refined.values()), o.overlap_iou, o.overlap_factor,
                            frame_points if o.overlap_fit else None, o.overlap_fit_margin, o.overlap_fit_band)

@@ -49,16 +49,16 @@ class RefineOptions:
     static_max_gap: int = 1000  # frames bridged inside a static track (a parked car does not leave)
     accumulate_margin: float = 0.5  # m: each frame's points within a static track's box grown by this
     accumulate_classes: tuple[str, ...] = ("car",)  # trucks and buses measured worse (docs)
-    # a track whose best frames' highest returns mostly came from the sensor's highest laser (a truck
-    # near a 64-beam sensor, whose top laser looks 2 degrees up) is at least the class prior tall
-    unseen_top: bool = True
-    # a truck-class track whose length is nearer the bus default (11.0 m) than the truck's (6.93 m) is a bus
-    bus_by_length: bool = True
     accumulate_swap: float = 0.0  # m: an outline this much wider than the class allows swaps axes (< 0: off)
     accumulate_end_on: bool = True  # ... and a fully seen outline too short for a length turns it too
     accumulate_recrop: bool = True  # ... then crops every frame again with the turned box and refits
     accumulate_width: bool = True  # ... give its width too (else only length, heading and placement)
     accumulate_movers: bool = True  # ... leaving out points inside a moving track's box of that frame
+    # a track whose best frames' highest returns mostly came from the sensor's highest laser (a truck
+    # near a 64-beam sensor, whose top laser looks 2 degrees up) is at least the class prior tall
+    unseen_top: bool = True
+    # a truck-class track whose length is nearer the bus default (11.0 m) than the truck's (6.93 m) is a bus
+    bus_by_length: bool = True
     near_fraction: float = 1.0  # a static track's bottom: the median ground of this share of its nearest frames
     bottom_window: int = 7  # frames in the running median of a moving track's bottom
     overlap_iou: float = 0.2  # per frame, a vehicle box overlapping a higher-scored one more is dropped (1: off)
@@ -338,7 +338,7 @@ def refine_track(
                 unseen = np.hypot(max(L - sl, 0.0), max(W - sw, 0.0))
                 sigmas[k] = np.hypot(o.measurement_sigma, o.unseen_weight * unseen)
         seen = min(1.0, L_obs / L) * min(1.0, W_obs / W)  # how much of the footprint was ever seen
-        # A two-wheeler's category from its length. One sweep's span falls short by about one azimuth
+        # Bicycle or motorcycle, truck or bus: by length. One sweep's span falls short by about one azimuth
         # step, half the (vertical) angular spacing on a 64-beam sensor: the whole spacing of L_obs made
         # bicycles far away as long as motorcycles, no padding made motorcycles as short as bicycles.
         category = r.category
